@@ -1,0 +1,152 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var declares one configuration variable.
+type Var struct {
+	Name    string
+	Default string
+	Secret  bool
+	Doc     string
+	set     func(c *Config, raw string) error
+}
+
+// Vars lists every variable the server reads, in the order `certctl config` prints them.
+func Vars() []Var { return append([]Var(nil), vars...) }
+
+var vars = []Var{
+	{Name: "CERTCTL_SERVER_HOST", Default: "0.0.0.0", Doc: "listen host",
+		set: func(c *Config, s string) error { c.ServerHost = s; return nil }},
+	{Name: "CERTCTL_SERVER_PORT", Default: "8443", Doc: "listen port",
+		set: func(c *Config, s string) error { return parsePort(s, &c.ServerPort) }},
+	{Name: "CERTCTL_SERVER_TLS_CERT_PATH", Doc: "PEM certificate chain to serve instead of " +
+		"the one the server issues itself",
+		set: func(c *Config, s string) error { c.TLSCertPath = s; return nil }},
+	{Name: "CERTCTL_SERVER_TLS_KEY_PATH", Doc: "PEM private key for CERTCTL_SERVER_TLS_CERT_PATH",
+		set: func(c *Config, s string) error { c.TLSKeyPath = s; return nil }},
+	{Name: "CERTCTL_SERVER_TLS_DISABLED", Default: "false",
+		Doc: "serve plain HTTP, for running behind an ingress that terminates TLS",
+		set: func(c *Config, s string) error { return parseBool(s, &c.TLSDisabled) }},
+	{Name: "CERTCTL_PUBLIC_URL", Doc: "base URL clients use to reach the server; derived " +
+		"from the listen address when unset",
+		set: func(c *Config, s string) error { c.PublicURL = s; return nil }},
+	{Name: "CERTCTL_DATA_DIR", Default: "./data", Doc: "SQLite database, generated keys " +
+		"and bootstrap material",
+		set: func(c *Config, s string) error { c.DataDir = s; return nil }},
+	{Name: "CERTCTL_DATABASE_URL", Secret: true, Doc: "postgres://... selects PostgreSQL; " +
+		"sqlite:PATH an explicit SQLite file; unset: SQLite at DATA_DIR/certctl.db",
+		set: func(c *Config, s string) error { return parseDatabaseURL(s, &c.DatabaseURL) }},
+	{Name: "CERTCTL_DATABASE_MAX_CONNS", Default: "50", Doc: "PostgreSQL pool size per replica",
+		set: func(c *Config, s string) error { return parseInt(s, 1, 10000, &c.DatabaseMaxConn) }},
+	{Name: "CERTCTL_AUTH_TYPE", Default: "api-key", Doc: "api-key, or none to switch " +
+		"authentication off (development only; logged as a warning at every start)",
+		set: func(c *Config, s string) error {
+			return parseEnum(s, []string{"api-key", "none"}, &c.AuthType)
+		}},
+	{Name: "CERTCTL_AUTH_SECRET", Secret: true, Doc: "bootstrap admin API key, accepted " +
+		"besides the keys stored in the database (at least 16 characters)",
+		set: func(c *Config, s string) error { c.AuthSecret = s; return nil }},
+	{Name: "CERTCTL_MAX_BODY_BYTES", Default: "1048576", Doc: "largest request body accepted",
+		set: func(c *Config, s string) error {
+			var n int
+			err := parseInt(s, 1024, 1<<30, &n)
+			c.MaxBodyBytes = int64(n)
+			return err
+		}},
+	{Name: "CERTCTL_SHUTDOWN_TIMEOUT", Default: "30s", Doc: "how long a stopping server " +
+		"waits for requests in flight",
+		set: func(c *Config, s string) error { return parseDuration(s, &c.ShutdownTimeout) }},
+	{Name: "CERTCTL_LOG_LEVEL", Default: "info", Doc: "debug, info, warn or error",
+		set: func(c *Config, s string) error { return parseLevel(s, &c.LogLevel) }},
+	{Name: "CERTCTL_LOG_FORMAT", Default: "json", Doc: "json or text",
+		set: func(c *Config, s string) error {
+			return parseEnum(s, []string{"json", "text"}, &c.LogFormat)
+		}},
+}
+
+func parseLevel(s string, dst *slog.Level) error {
+	var name string
+	if err := parseEnum(strings.ToLower(s), []string{"debug", "info", "warn", "error"},
+		&name); err != nil {
+		return err
+	}
+	return dst.UnmarshalText([]byte(name))
+}
+
+func parsePort(s string, dst *int) error { return parseInt(s, 1, 65535, dst) }
+
+func parseInt(s string, lo, hi int, dst *int) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("%q is not a whole number from %d to %d", s, lo, hi)
+	}
+	*dst = n
+	return nil
+}
+
+func parseBool(s string, dst *bool) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*dst = b
+	return nil
+}
+
+func parseDuration(s string, dst *time.Duration) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive Go duration such as 30s or 5m", s)
+	}
+	*dst = d
+	return nil
+}
+
+func parseEnum(s string, allowed []string, dst *string) error {
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+}
+
+// parseDatabaseURL checks the scheme without echoing the value, which may hold a password.
+func parseDatabaseURL(s string, dst *string) error {
+	switch {
+	case s == "":
+	case strings.HasPrefix(s, "sqlite:"):
+		if strings.TrimPrefix(s, "sqlite:") == "" {
+			return fmt.Errorf("sqlite: needs a file path, e.g. sqlite:/var/lib/certctl/certctl.db")
+		}
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return fmt.Errorf("not a valid postgres:// URL (is a special character in the " +
+				"password not percent-encoded?)")
+		}
+	default:
+		return fmt.Errorf("must start with postgres://, postgresql:// or sqlite:")
+	}
+	*dst = s
+	return nil
+}
+
+// Redacted renders the effective value of v from env for display, hiding secrets.
+func (v Var) Redacted(env Source) string {
+	raw, err := lookup(env, v)
+	if err != nil {
+		return "(error: " + err.Error() + ")"
+	}
+	if v.Secret && raw != "" {
+		return "(set, redacted)"
+	}
+	return raw
+}

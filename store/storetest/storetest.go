@@ -1,0 +1,61 @@
+// Package storetest is the conformance suite every store backend passes, and the helpers
+// tests use to reach their database peers.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"certctl/store"
+)
+
+// Harness is what a backend hands the suite.
+type Harness struct {
+	// Open returns a new, empty, migrated store; the harness closes it when t ends.
+	Open func(t *testing.T) store.Store
+	// Exec runs one raw SQL statement against s, for checks the interface cannot express.
+	Exec func(ctx context.Context, s store.Store, sql string) error
+}
+
+// Run runs the whole conformance suite against the backend h opens.
+func Run(t *testing.T, h Harness) {
+	t.Run("Teams", func(t *testing.T) { testTeams(t, h) })
+	t.Run("TeamPaging", func(t *testing.T) { testTeamPaging(t, h) })
+	t.Run("Owners", func(t *testing.T) { testOwners(t, h) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, h) })
+	t.Run("AuditPaging", func(t *testing.T) { testAuditPaging(t, h) })
+	t.Run("AuditAppendOnly", func(t *testing.T) { testAuditAppendOnly(t, h) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, h) })
+	t.Run("Transactions", func(t *testing.T) { testTransactions(t, h) })
+	t.Run("ChangeCounters", func(t *testing.T) { testChangeCounters(t, h) })
+	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, h) })
+}
+
+// base is a fixed instant with sub-microsecond digits, to check the store truncates them.
+var base = time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func team(name string) store.Team {
+	return store.Team{ID: store.NewID("team"), Name: name, Description: "about " + name,
+		CreatedAt: store.UTC(base), UpdatedAt: store.UTC(base)}
+}
+
+func mustCreateTeam(t *testing.T, q store.Queries, name string) store.Team {
+	t.Helper()
+	tm := team(name)
+	if err := q.CreateTeam(ctx(t), tm); err != nil {
+		t.Fatalf("create team %q: %v", name, err)
+	}
+	return tm
+}
+
+func version(t *testing.T, s store.Store, area string) int64 {
+	t.Helper()
+	v, err := s.ChangeVersion(ctx(t), area)
+	if err != nil {
+		t.Fatalf("change version %s: %v", area, err)
+	}
+	return v
+}
