@@ -53,9 +53,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // OpenUnmigrated opens the database file at path without touching its schema.
 func OpenUnmigrated(path string) (*Store, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("database path: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
+	// The database holds credentials: create it readable by its owner only. SQLite gives
+	// its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
 	writer, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -79,7 +90,7 @@ func OpenUnmigrated(path string) (*Store, error) {
 }
 
 func dsn(path, extra string) string {
-	u := url.URL{Scheme: "file", Path: path}
+	u := url.URL{Scheme: "file", Path: path, OmitHost: true}
 	return u.String() + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&" + extra
 }

@@ -1,0 +1,2 @@
+// Package middleware holds the HTTP middleware shared by the server's surfaces.
+package middleware
