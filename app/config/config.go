@@ -8,9 +8,11 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -96,8 +98,8 @@ func (c *Config) validate() error {
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return &Error{Var: "CERTCTL_PUBLIC_URL",
-				Problem: "must be an absolute http or https URL, e.g. https://certctl.example.com"}
+			return &Error{Var: "CERTCTL_PUBLIC_URL", Problem: fmt.Sprintf("%q is not an "+
+				"absolute http or https URL, e.g. https://certctl.example.com", c.PublicURL)}
 		}
 	}
 	if c.AuthType == "api-key" && c.AuthSecret != "" && len(c.AuthSecret) < 16 {
@@ -141,5 +143,5 @@ func (c Config) BaseURL() string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return fmt.Sprintf("%s://%s:%d", scheme, host, c.ServerPort)
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(c.ServerPort))
 }

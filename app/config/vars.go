@@ -75,7 +75,8 @@ func parseLevel(s string, dst *slog.Level) error {
 	var name string
 	if err := parseEnum(strings.ToLower(s), []string{"debug", "info", "warn", "error"},
 		&name); err != nil {
-		return err
+		// Quote what the operator typed, not the lowercased copy.
+		return fmt.Errorf("%q is not one of debug, info, warn, error", s)
 	}
 	return dst.UnmarshalText([]byte(name))
 }

@@ -371,6 +371,38 @@ func TestETagHEADLikeGET(t *testing.T) {
 	}
 }
 
+func TestETagHEADWithoutBody(t *testing.T) {
+	tests := []struct {
+		name       string
+		length     string
+		wantLength string
+	}{
+		{name: "handler declares length", length: "42", wantLength: "42"},
+		{name: "handler declares nothing", length: "", wantLength: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.length != "" {
+					w.Header().Set("Content-Length", tt.length)
+				}
+			})
+
+			rec := serve(t, h, http.MethodHead, "")
+
+			if rec.Code != http.StatusOK {
+				t.Errorf("status: got %d, want %d", rec.Code, http.StatusOK)
+			}
+			if got := rec.Header().Get("Content-Length"); got != tt.wantLength {
+				t.Errorf("Content-Length: got %q, want %q", got, tt.wantLength)
+			}
+			if got, want := rec.Header().Get("ETag"), tagOf(nil); got != want {
+				t.Errorf("ETag: got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestETagKeepsHandlerTag(t *testing.T) {
 	const body = "versioned"
 	tests := []struct {
@@ -395,6 +427,8 @@ func TestETagKeepsHandlerTag(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("ETag", tt.handlerTag)
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 				w.Header().Set("Cache-Control", "private, max-age=60")
 				w.Header().Set("Vary", "Accept")
 				io.WriteString(w, body)
@@ -501,6 +535,7 @@ func TestNoneMatch(t *testing.T) {
 		{name: "bad current never equal", values: []string{`a`}, current: `a`, want: false},
 		{name: "element after junk", values: []string{`"x"junk, "a"`}, current: `"a"`, want: true},
 		{name: "junk spoils element", values: []string{`"a"junk`}, current: `"a"`, want: false},
+		{name: "space ends a bad tag", values: []string{`"x y, "a"`}, current: `"a"`, want: true},
 		{name: "empty opaque tag", values: []string{`""`}, current: `""`, want: true},
 	}
 	for _, tt := range tests {

@@ -470,7 +470,7 @@ func TestFromFilesMissingFiles(t *testing.T) {
 func TestFromFilesKeepsServingWhenFilesBreak(t *testing.T) {
 	otherCert, otherKey := selfSigned(t, "other.example")
 	tests := []struct {
-		name  string
+		name       string
 		breakFiles func(t *testing.T, certPath, keyPath string)
 	}{
 		{
