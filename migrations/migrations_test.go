@@ -38,4 +38,3 @@ func TestDialectsInStep(t *testing.T) {
 		}
 	}
 }
-
