@@ -35,7 +35,12 @@ func (e *badRequest) Error() string { return e.msg }
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := a.classify(err)
 	body.RequestID = middleware.RequestIDFrom(r.Context())
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// An outage fails every request alike; the readiness probe is what pages a person.
+		a.log.Warn("request failed", "request_id", body.RequestID, "method", r.Method,
+			"path", r.URL.Path, "error", err)
+	case status >= 500:
 		a.log.Error("request failed", "request_id", body.RequestID, "method", r.Method,
 			"path", r.URL.Path, "error", err)
 	}

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // instance is one `certctl serve` process.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	env    []string
 	url    string
@@ -52,7 +52,7 @@ type instance struct {
 	done   chan error
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +76,7 @@ func baseEnv(dataDir string, extra ...string) []string {
 
 // startServe runs certctl serve and waits until /health answers over TLS verified against
 // the root the server wrote into its data directory.
-func startServe(t *testing.T, env []string) *instance {
+func startServe(t testing.TB, env []string) *instance {
 	t.Helper()
 	port := freePort(t)
 	env = append(env, fmt.Sprintf("CERTCTL_SERVER_PORT=%d", port),
@@ -152,7 +152,7 @@ func (in *instance) stop() error {
 }
 
 // run runs a short certctl command with env and returns its exit code, stdout and stderr.
-func run(t *testing.T, env []string, args ...string) (int, string, string) {
+func run(t testing.TB, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
@@ -194,6 +194,6 @@ func (in *instance) request(method, path, key, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func postgresEnv(t *testing.T) []string {
+func postgresEnv(t testing.TB) []string {
 	return baseEnv(t.TempDir(), "CERTCTL_DATABASE_URL="+storetest.PostgresSchema(t))
 }

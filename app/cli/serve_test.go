@@ -11,8 +11,8 @@ import (
 // TestServeFromScratch follows the quick start: a fresh data directory, one command, then
 // an API key made by a second command while the server runs.
 func TestServeFromScratch(t *testing.T) {
-	for name, env := range map[string]func(t *testing.T) []string{
-		"sqlite":   func(t *testing.T) []string { return baseEnv(t.TempDir()) },
+	for name, env := range map[string]func(t testing.TB) []string{
+		"sqlite":   func(t testing.TB) []string { return baseEnv(t.TempDir()) },
 		"postgres": postgresEnv,
 	} {
 		t.Run(name, func(t *testing.T) {

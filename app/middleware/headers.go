@@ -1,6 +1,10 @@
 package middleware
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 // SecurityHeaders sets the headers every answer carries: no sniffing, no framing, no
 // referrer leaks, a strict default content policy, and HSTS when served over TLS.
@@ -28,5 +32,15 @@ func LimitBody(max int64, next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, max)
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// Deadline gives every request's context a deadline of d, so that work on its behalf, such as
+// a query on a database connection that went silent, gives up instead of hanging.
+func Deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

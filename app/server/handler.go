@@ -19,6 +19,10 @@ import (
 // readyTimeout bounds the database check behind /ready.
 const readyTimeout = time.Second
 
+// requestDeadline bounds the work done for one request; the server's write timeout is a
+// little longer, so the answer saying so still reaches the client.
+const requestDeadline = 50 * time.Second
+
 // NewHandler returns the whole HTTP surface of the server on st: probes, metrics and the
 // JSON API, behind the shared middleware.
 func NewHandler(cfg config.Config, st store.Store, m *metrics.Metrics,
@@ -39,6 +43,7 @@ func NewHandler(cfg config.Config, st store.Store, m *metrics.Metrics,
 
 	var h http.Handler = middleware.RecordRoute(mux)
 	h = middleware.LimitBody(cfg.MaxBodyBytes, h)
+	h = middleware.Deadline(requestDeadline, h)
 	h = m.Instrument(h)
 	h = middleware.SecurityHeaders(h)
 	h = middleware.Recover(log, jsonAPI.Fail, h)

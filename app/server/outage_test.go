@@ -43,11 +43,14 @@ func TestPostgresOutage(t *testing.T) {
 	c.expect(t, "GET", "/api/v1/teams", "", http.StatusOK)
 	c.expect(t, "POST", "/api/v1/teams", `{"name":"before"}`, http.StatusCreated)
 
-	load := startLoad(c)
-	load.waitFor(t, func(r loadResult) bool { return r.status == http.StatusOK })
+	load := startLoad(t, c)
+	// Enough answers from the database that the pool holds open connections when it stops.
+	load.waitFor(t, 2*outageLoadWorkers, func(r loadResult) bool {
+		return r.status == http.StatusOK
+	})
 	cluster.Stop(t)
 	stopped := time.Now()
-	load.waitFor(t, func(r loadResult) bool { return r.started.After(stopped) })
+	load.waitFor(t, 1, func(r loadResult) bool { return r.started.After(stopped) })
 	time.Sleep(time.Second)
 	results := load.finish()
 
@@ -96,9 +99,10 @@ func outageServer(t *testing.T, url string) *httptest.Server {
 // and only 503 "unavailable" for requests started once the database had stopped.
 func checkOutage(t *testing.T, results []loadResult, stopped time.Time) {
 	t.Helper()
-	after, slowest := 0, time.Duration(0)
+	after, slowest, statuses := 0, time.Duration(0), map[int]int{}
 	for _, r := range results {
 		slowest = max(slowest, r.took)
+		statuses[r.status]++
 		if r.err != nil {
 			t.Errorf("%s started %v after the stop: %v (after %v)", r.path,
 				r.started.Sub(stopped), r.err, r.took)
@@ -121,8 +125,8 @@ func checkOutage(t *testing.T, results []loadResult, stopped time.Time) {
 				r.status, r.code)
 		}
 	}
-	t.Logf("load: %d requests, %d started after the stop, slowest %v", len(results), after,
-		slowest)
+	t.Logf("load: %d requests (by status %v), %d started after the stop, slowest %v",
+		len(results), statuses, after, slowest)
 }
 
 // outageClient sends authenticated requests to the server under test.
@@ -248,9 +252,11 @@ type load struct {
 	results []loadResult
 }
 
-func startLoad(c *outageClient) *load {
+// startLoad starts the workers; they are stopped by finish or, at the latest, when t ends.
+func startLoad(t *testing.T, c *outageClient) *load {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	l := &load{cancel: cancel}
+	t.Cleanup(func() { l.finish() })
 	paths := []string{"/api/v1/teams", "/api/v1/audit"}
 	for w := range outageLoadWorkers {
 		l.wg.Go(func() {
@@ -274,8 +280,8 @@ func (l *load) record(c *outageClient, path string) {
 	l.mu.Unlock()
 }
 
-// waitFor returns once some result satisfies ok, failing t after five seconds.
-func (l *load) waitFor(t *testing.T, ok func(loadResult) bool) {
+// waitFor returns once n results satisfy ok, failing t after five seconds.
+func (l *load) waitFor(t *testing.T, n int, ok func(loadResult) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -287,13 +293,12 @@ func (l *load) waitFor(t *testing.T, ok func(loadResult) bool) {
 			}
 		}
 		l.mu.Unlock()
-		if seen > 0 {
+		if seen >= n {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	l.finish()
-	t.Fatal("load: no request with the awaited outcome within 5s")
+	t.Fatalf("load: fewer than %d requests with the awaited outcome within 5s", n)
 }
 
 // finish stops the workers, waits for them and returns every result.
