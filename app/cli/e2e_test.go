@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,8 +49,26 @@ type instance struct {
 	env    []string
 	url    string
 	client *http.Client
-	log    *bytes.Buffer
+	log    *syncBuffer
 	done   chan error
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freePort(t testing.TB) int {
@@ -82,7 +101,7 @@ func startServe(t testing.TB, env []string) *instance {
 	env = append(env, fmt.Sprintf("CERTCTL_SERVER_PORT=%d", port),
 		"CERTCTL_SERVER_HOST=127.0.0.1")
 	in := &instance{t: t, env: env, url: fmt.Sprintf("https://127.0.0.1:%d", port),
-		log: &bytes.Buffer{}, done: make(chan error, 1)}
+		log: &syncBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(binary, "serve")
 	in.cmd.Env = env
 	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
