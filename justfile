@@ -35,9 +35,10 @@ fmt:
 generate:
     go generate ./...
 
-# run the benchmarks and load tests recorded in docs/benchmarks.md
+# run the benchmarks and load tests recorded in docs/benchmarks.md (needs hey and PostgreSQL)
 bench:
-    bash scripts/bench.sh
+    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench . -benchtime 1x ./app/cli
+    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench . -benchtime 2s ./app/api ./app/middleware ./store/sqlite
 
 # build a static binary
 build:

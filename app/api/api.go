@@ -22,6 +22,7 @@ type API struct {
 	authn  *auth.Authenticator
 	log    *slog.Logger
 	counts *countCache
+	pages  *pageCache
 }
 
 // Deps are the API's collaborators.
@@ -37,7 +38,8 @@ type Deps struct {
 // New returns the API.
 func New(d Deps) *API {
 	return &API{st: d.Store, org: d.Org, keys: d.Keys, authn: d.Authenticator,
-		log: d.Log.With("component", "api"), counts: newCountCache()}
+		log: d.Log.With("component", "api"), counts: newCountCache(),
+		pages: newPageCache()}
 }
 
 // Register adds the API's routes to mux, with authentication and role checks applied per

@@ -57,7 +57,8 @@ func timeParam(s, name string) (time.Time, error) {
 
 // listAudit reads the audit change counter before anything else: the answer is tagged with
 // it, so a client that already holds this version gets 304 for the price of that one read,
-// and the total is counted once per version and filter, not on every request.
+// an answer rendered earlier for the same version and query is sent again as it was, and
+// the total is counted once per version and filter, not on every request.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	f, err := auditFilter(r)
 	if err != nil {
@@ -80,6 +81,10 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if body, ok := a.pages.get(tag); ok {
+		writeBody(w, http.StatusOK, body)
+		return
+	}
 
 	events, next, err := a.st.ListAudit(r.Context(), f, p)
 	if err != nil {
@@ -94,7 +99,13 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list(events, auditOut, total, p, page, next))
+	body, err := render(list(events, auditOut, total, p, page, next))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.pages.put(tag, body)
+	writeBody(w, http.StatusOK, body)
 }
 
 func (a *API) getAudit(w http.ResponseWriter, r *http.Request) {

@@ -14,16 +14,13 @@ import (
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := render(v)
 	if err != nil {
 		http.Error(w, `{"error":"internal","message":"encode answer"}`,
 			http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	writeBody(w, status, b)
 }
 
 // decode reads a JSON request body into dst, refusing other content types, unknown fields,

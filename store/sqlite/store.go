@@ -29,6 +29,8 @@ type Store struct {
 	queries
 	writer *sql.DB
 	reader *sql.DB
+	rcache *stmtCache
+	wcache *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,8 +82,9 @@ func OpenUnmigrated(path string) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(readConns)
 	reader.SetMaxIdleConns(readConns)
-	s := &Store{writer: writer, reader: reader}
-	s.queries = queries{r: reader, w: writer}
+	s := &Store{writer: writer, reader: reader, rcache: newStmtCache(reader),
+		wcache: newStmtCache(writer)}
+	s.queries = queries{r: s.rcache, w: s.wcache}
 	if err := writer.PingContext(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
@@ -130,6 +133,8 @@ func (s *Store) Backend() string { return "sqlite" }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.rcache.Close()
+	s.wcache.Close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
