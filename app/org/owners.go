@@ -111,13 +111,8 @@ func (s *Service) DeleteOwner(ctx context.Context, id string) error {
 
 func emailFree(ctx context.Context, q store.Queries, o store.Owner) error {
 	other, err := q.GetOwnerByEmail(ctx, o.Email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	if used, err := takenBy(other.ID, err, o.ID); !used {
 		return err
-	case other.ID == o.ID:
-		return nil
 	}
 	return &valid.Conflict{Message: fmt.Sprintf("owner %s already has the e-mail address %s",
 		other.ID, other.Email),

@@ -108,16 +108,23 @@ func (s *Service) DeleteTeam(ctx context.Context, id string) error {
 
 func nameFree(ctx context.Context, q store.Queries, t store.Team) error {
 	other, err := q.GetTeamByName(ctx, t.Name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	if used, err := takenBy(other.ID, err, t.ID); !used {
 		return err
-	case other.ID == t.ID:
-		return nil
 	}
 	return &valid.Conflict{Message: fmt.Sprintf("a team named %q already exists", other.Name),
 		Fields: map[string]string{"name": "is already taken by team " + other.ID}}
+}
+
+// takenBy interprets a lookup by a unique value: whether it found a record other than self,
+// or the error that kept it from knowing.
+func takenBy(foundID string, err error, self string) (bool, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return foundID != self, nil
 }
 
 // changes summarises an update for the audit trail: only the fields whose value changed,
