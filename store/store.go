@@ -34,6 +34,8 @@ type Store interface {
 	// returns. Transactions do not nest.
 	InTx(ctx context.Context, fn func(q Queries) error) error
 
+	Locker
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 
@@ -51,6 +53,11 @@ type Queries interface {
 	AuditQueries
 	APIKeyQueries
 	ChangeQueries
+	IssuerQueries
+	SettingQueries
+	ProfileQueries
+	CertificateQueries
+	JobQueries
 }
 
 // Page selects one page of a list: either Offset rows skipped, or the rows after the keyset
@@ -75,10 +82,14 @@ type ChangeQueries interface {
 
 // Areas with a change counter.
 const (
-	AreaTeams   = "teams"
-	AreaOwners  = "owners"
-	AreaAudit   = "audit"
-	AreaAPIKeys = "api_keys"
+	AreaTeams        = "teams"
+	AreaOwners       = "owners"
+	AreaAudit        = "audit"
+	AreaAPIKeys      = "api_keys"
+	AreaIssuers      = "issuers"
+	AreaProfiles     = "profiles"
+	AreaCertificates = "certificates"
+	AreaJobs         = "jobs"
 )
 
 // UTC normalises t the way the store keeps times: UTC, microsecond precision.

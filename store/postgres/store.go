@@ -4,6 +4,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,6 +116,31 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 	return nil
 }
 
+// WithLock implements store.Locker. It takes a PostgreSQL advisory lock on a 64-bit hash of
+// name inside a transaction, so the lock is released by the commit or rollback and cannot
+// outlive fn even when the connection breaks. Waiting for the lock ends when ctx does. Two
+// names whose hashes collide share one lock, which only costs some waiting.
+func (s *Store) WithLock(ctx context.Context, name string,
+	fn func(q store.Queries) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", translate(err))
+	}
+	defer tx.Rollback(ctx) // a no-op after a successful commit
+
+	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, name)
+	if err != nil {
+		return fmt.Errorf("take lock %s: %w", name, translate(err))
+	}
+	if err := fn(queries{db: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", translate(err))
+	}
+	return nil
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
@@ -218,4 +244,32 @@ func affected(step string, tag pgconn.CommandTag, err error) error {
 		return fmt.Errorf("%s: %w", step, store.ErrNotFound)
 	}
 	return nil
+}
+
+// jsonList encodes a list for a JSONB array column; nil becomes an empty array.
+func jsonList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+// fromJSONList decodes a JSONB array column; an empty array reads as nil.
+func fromJSONList(b []byte) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+func fromNullString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -119,6 +119,14 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 	return nil
 }
 
+// WithLock implements store.Locker. Every write transaction begins IMMEDIATE on the one
+// writer connection and so holds SQLite's write lock until it ends, which serialises all
+// writers across every process sharing the file: any transaction already is the lock, and
+// name needs no row of its own.
+func (s *Store) WithLock(ctx context.Context, name string, fn func(q store.Queries) error) error {
+	return s.InTx(ctx, fn)
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int

@@ -30,6 +30,14 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, h) })
 	t.Run("ChangeCounters", func(t *testing.T) { testChangeCounters(t, h) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, h) })
+	t.Run("Issuers", func(t *testing.T) { testIssuers(t, h) })
+	t.Run("Settings", func(t *testing.T) { testSettings(t, h) })
+	t.Run("Locker", func(t *testing.T) { testLocker(t, h) })
+	t.Run("Profiles", func(t *testing.T) { testProfiles(t, h) })
+	t.Run("Certificates", func(t *testing.T) { testCertificates(t, h) })
+	t.Run("CertificatePaging", func(t *testing.T) { testCertificatePaging(t, h) })
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
+	t.Run("JobClaimsAreExclusive", func(t *testing.T) { testJobClaimsAreExclusive(t, h) })
 }
 
 // base is a fixed instant with sub-microsecond digits, to check the store truncates them.

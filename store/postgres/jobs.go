@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"certctl/store"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const jobColumns = `id, type, certificate_id, status, attempts, max_attempts,
+	next_attempt_at, last_error, requested_by, approved_by, csr_pem, created_at, updated_at,
+	finished_at`
+
+func scanJob(row pgx.Row) (store.Job, error) {
+	var j store.Job
+	var finished *time.Time
+	err := row.Scan(&j.ID, &j.Type, &j.CertificateID, &j.Status, &j.Attempts, &j.MaxAttempts,
+		&j.NextAttemptAt, &j.LastError, &j.RequestedBy, &j.ApprovedBy, &j.CSRPEM, &j.CreatedAt,
+		&j.UpdatedAt, &finished)
+	if err != nil {
+		return store.Job{}, translate(err)
+	}
+	j.NextAttemptAt = j.NextAttemptAt.UTC()
+	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	j.FinishedAt = fromNullTime(finished)
+	return j, nil
+}
+
+// jobWhere builds the filter; its placeholders continue after args.
+func jobWhere(f store.JobFilter, args []any) (string, []any) {
+	var conds []string
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Type != "" {
+		add(`type = $%d`, f.Type)
+	}
+	if f.Status != "" {
+		add(`status = $%d`, f.Status)
+	}
+	if f.CertificateID != "" {
+		add(`certificate_id = $%d`, f.CertificateID)
+	}
+	if len(conds) == 0 {
+		return ` WHERE TRUE`, args
+	}
+	return ` WHERE ` + strings.Join(conds, ` AND `), args
+}
+
+// CreateJob implements store.JobQueries.
+func (q queries) CreateJob(ctx context.Context, j store.Job) error {
+	_, err := q.db.Exec(ctx,
+		`INSERT INTO jobs (`+jobColumns+`)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		j.ID, j.Type, j.CertificateID, j.Status, j.Attempts, j.MaxAttempts,
+		j.NextAttemptAt.UTC(), j.LastError, j.RequestedBy, j.ApprovedBy, j.CSRPEM,
+		j.CreatedAt.UTC(), j.UpdatedAt.UTC(), nullTime(j.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("create job: %w", translate(err))
+	}
+	return nil
+}
+
+// GetJob implements store.JobQueries.
+func (q queries) GetJob(ctx context.Context, id string) (store.Job, error) {
+	j, err := scanJob(q.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if err != nil {
+		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// ListJobs implements store.JobQueries.
+func (q queries) ListJobs(ctx context.Context, f store.JobFilter,
+	p store.Page) ([]store.Job, string, error) {
+	where, args := jobWhere(f, []any{p.Limit, p.Offset})
+	if p.After != "" {
+		k, err := store.DecodeKey(p.After, 2)
+		if err != nil {
+			return nil, "", err
+		}
+		at, err := parseKeyTime(k[0])
+		if err != nil {
+			return nil, "", err
+		}
+		args = append(args, at, k[1])
+		where += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+jobColumns+` FROM jobs`+where+
+		` ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list jobs: %w", translate(err))
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Job, error) {
+		return scanJob(r)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list jobs: %w", translate(err))
+	}
+	next := ""
+	if n := len(jobs); n > 0 && n == p.Limit {
+		next = store.EncodeKey(jobs[n-1].CreatedAt.Format(keyTimeFormat), jobs[n-1].ID)
+	}
+	return jobs, next, nil
+}
+
+// CountJobs implements store.JobQueries.
+func (q queries) CountJobs(ctx context.Context, f store.JobFilter) (int, error) {
+	where, args := jobWhere(f, nil)
+	var n int
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count jobs: %w", translate(err))
+	}
+	return n, nil
+}
+
+// UpdateJob implements store.JobQueries.
+func (q queries) UpdateJob(ctx context.Context, j store.Job) error {
+	tag, err := q.db.Exec(ctx,
+		`UPDATE jobs SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4,
+		 approved_by = $5, csr_pem = $6, updated_at = $7, finished_at = $8 WHERE id = $9`,
+		j.Status, j.Attempts, j.NextAttemptAt.UTC(), j.LastError, j.ApprovedBy, j.CSRPEM,
+		j.UpdatedAt.UTC(), nullTime(j.FinishedAt), j.ID)
+	return affected("update job "+j.ID, tag, err)
+}
+
+// ClaimJob implements store.JobQueries. The inner SELECT locks the chosen row and skips rows
+// other claimers hold, so concurrent callers each get a different job without waiting; a
+// row committed as Running in the meantime fails the re-check PostgreSQL makes on lock.
+func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (store.Job,
+	error) {
+	if len(types) == 0 {
+		return store.Job{}, errors.New("claim job: no job types given")
+	}
+	j, err := scanJob(q.db.QueryRow(ctx,
+		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = $1
+		 WHERE id = (
+		     SELECT id FROM jobs
+		     WHERE status = 'Pending' AND type = ANY($2) AND next_attempt_at <= $1
+		     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		 RETURNING `+jobColumns,
+		now.UTC(), types))
+	if err != nil {
+		return store.Job{}, fmt.Errorf("claim job: %w", err)
+	}
+	return j, nil
+}
+
+// OpenJob implements store.JobQueries.
+func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, error) {
+	j, err := scanJob(q.db.QueryRow(ctx,
+		`SELECT `+jobColumns+` FROM jobs
+		 WHERE certificate_id = $1
+		   AND status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running')
+		 ORDER BY created_at DESC, id DESC LIMIT 1`, certificateID))
+	if err != nil {
+		return store.Job{}, fmt.Errorf("open job of certificate %s: %w", certificateID, err)
+	}
+	return j, nil
+}

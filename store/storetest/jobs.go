@@ -1,0 +1,132 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"certctl/store"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func job(c store.Certificate, typ string, due time.Time) store.Job {
+	return store.Job{ID: store.NewID("job"), Type: typ, CertificateID: c.ID,
+		Status: store.JobPending, MaxAttempts: 3, NextAttemptAt: store.UTC(due),
+		RequestedBy: "apikey:test", CreatedAt: store.UTC(due), UpdatedAt: store.UTC(due)}
+}
+
+func testJobs(t *testing.T, h Harness) {
+	s := h.Open(t)
+	pkiFixture(t, s)
+	c := certificate("jobbed")
+	if err := s.CreateCertificate(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	j := job(c, store.JobIssuance, base)
+	if err := s.CreateJob(ctx(t), j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx(t), j.ID)
+	if diff := cmp.Diff(j, got); err != nil || diff != "" {
+		t.Errorf("job round trip: %v (-want +got):\n%s", err, diff)
+	}
+	if open, err := s.OpenJob(ctx(t), c.ID); err != nil || open.ID != j.ID {
+		t.Errorf("open job: got %v, %v", open.ID, err)
+	}
+
+	if _, err := s.ClaimJob(ctx(t), []string{store.JobRenewal}, base.Add(time.Hour)); !errors.Is(
+		err, store.ErrNotFound) {
+		t.Errorf("claim of another type: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.ClaimJob(ctx(t), []string{store.JobIssuance}, base.Add(-time.Second)); !errors.Is(
+		err, store.ErrNotFound) {
+		t.Errorf("claim before the job is due: got %v, want ErrNotFound", err)
+	}
+	claimed, err := s.ClaimJob(ctx(t), []string{store.JobIssuance, store.JobRenewal}, base)
+	if err != nil || claimed.ID != j.ID || claimed.Status != store.JobRunning ||
+		claimed.Attempts != 1 {
+		t.Fatalf("claim: got %+v, %v", claimed, err)
+	}
+	if _, err := s.ClaimJob(ctx(t), []string{store.JobIssuance}, base); !errors.Is(err,
+		store.ErrNotFound) {
+		t.Errorf("claim a running job: got %v, want ErrNotFound", err)
+	}
+
+	claimed.Status, claimed.LastError = store.JobCompleted, ""
+	claimed.FinishedAt, claimed.UpdatedAt = store.UTC(base.Add(time.Minute)), store.UTC(base.Add(time.Minute))
+	if err := s.UpdateJob(ctx(t), claimed); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetJob(ctx(t), j.ID); got.Status != store.JobCompleted ||
+		!got.FinishedAt.Equal(claimed.FinishedAt) {
+		t.Errorf("after update: got %+v", got)
+	}
+	if _, err := s.OpenJob(ctx(t), c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("open job after completion: got %v, want ErrNotFound", err)
+	}
+
+	later := job(c, store.JobRenewal, base.Add(time.Hour))
+	if err := s.CreateJob(ctx(t), later); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.ListJobs(ctx(t), store.JobFilter{CertificateID: c.ID}, store.Page{Limit: 10})
+	if err != nil || len(list) != 2 || list[0].ID != later.ID {
+		t.Errorf("jobs newest first: got %v, %v", list, err)
+	}
+	for f, want := range map[store.JobFilter]int{{Type: store.JobRenewal}: 1,
+		{Status: store.JobCompleted}: 1, {Status: store.JobFailed}: 0} {
+		if n, err := s.CountJobs(ctx(t), f); err != nil || n != want {
+			t.Errorf("count %+v: got %d, %v; want %d", f, n, err, want)
+		}
+	}
+}
+
+// testJobClaimsAreExclusive has several workers claim many jobs at once: every job is
+// claimed exactly once.
+func testJobClaimsAreExclusive(t *testing.T, h Harness) {
+	s := h.Open(t)
+	pkiFixture(t, s)
+	c := certificate("many")
+	if err := s.CreateCertificate(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	const jobs = 40
+	for i := 0; i < jobs; i++ {
+		if err := s.CreateJob(ctx(t), job(c, store.JobRenewal, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	claims := map[string]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j, err := s.ClaimJob(ctx(t), []string{store.JobRenewal}, base.Add(time.Second))
+				if errors.Is(err, store.ErrNotFound) {
+					return
+				}
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				mu.Lock()
+				claims[j.ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claims) != jobs {
+		t.Errorf("claimed %d distinct jobs, want %d", len(claims), jobs)
+	}
+	for id, n := range claims {
+		if n != 1 {
+			t.Errorf("job %s claimed %d times", id, n)
+		}
+	}
+}
