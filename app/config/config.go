@@ -30,6 +30,13 @@ type Config struct {
 	DatabaseMaxConn int
 	AuthType        string
 	AuthSecret      string
+	EncryptionKey   string
+	CACertPath      string
+	CAKeyPath       string
+	CAKeyType       string
+	CARootLifetime  time.Duration
+	CAInterLifetime time.Duration
+	KeygenMode      string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -91,9 +98,17 @@ func lookup(env Source, v Var) (string, error) {
 }
 
 func (c *Config) validate() error {
+	if (c.CACertPath == "") != (c.CAKeyPath == "") {
+		return &Error{Var: "CERTCTL_CA_CERT_PATH",
+			Problem: "must be set together with CERTCTL_CA_KEY_PATH"}
+	}
 	if (c.TLSCertPath == "") != (c.TLSKeyPath == "") {
 		return &Error{Var: "CERTCTL_SERVER_TLS_CERT_PATH",
 			Problem: "must be set together with CERTCTL_SERVER_TLS_KEY_PATH"}
+	}
+	if (c.CACertPath == "") != (c.CAKeyPath == "") {
+		return &Error{Var: "CERTCTL_CA_CERT_PATH",
+			Problem: "must be set together with CERTCTL_CA_KEY_PATH"}
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

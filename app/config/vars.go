@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -53,6 +54,30 @@ var vars = []Var{
 	{Name: "CERTCTL_AUTH_SECRET", Secret: true, Doc: "bootstrap admin API key, accepted " +
 		"besides the keys stored in the database (at least 16 characters)",
 		set: func(c *Config, s string) error { c.AuthSecret = s; return nil }},
+	{Name: "CERTCTL_CONFIG_ENCRYPTION_KEY", Secret: true, Doc: "64 hex characters (32 " +
+		"bytes) that encrypt CA keys, server-held keys and credentials at rest",
+		set: func(c *Config, s string) error { return parseHexKey(s, &c.EncryptionKey) }},
+	{Name: "CERTCTL_CA_CERT_PATH", Doc: "sub-CA mode: PEM certificate (and chain) of the CA " +
+		"the local CA signs with",
+		set: func(c *Config, s string) error { c.CACertPath = s; return nil }},
+	{Name: "CERTCTL_CA_KEY_PATH", Doc: "sub-CA mode: PEM private key of CERTCTL_CA_CERT_PATH",
+		set: func(c *Config, s string) error { c.CAKeyPath = s; return nil }},
+	{Name: "CERTCTL_CA_KEY_TYPE", Default: "ecdsa-p384", Doc: "key type of the local CA's " +
+		"root, intermediates and OCSP responder",
+		set: func(c *Config, s string) error {
+			return parseEnum(s, []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072",
+				"rsa-4096", "ed25519"}, &c.CAKeyType)
+		}},
+	{Name: "CERTCTL_CA_ROOT_LIFETIME", Default: "87600h", Doc: "lifetime of a new local root",
+		set: func(c *Config, s string) error { return parseDuration(s, &c.CARootLifetime) }},
+	{Name: "CERTCTL_CA_INTERMEDIATE_LIFETIME", Default: "26280h",
+		Doc: "lifetime of a new local intermediate; it is rolled over with a third left",
+		set: func(c *Config, s string) error { return parseDuration(s, &c.CAInterLifetime) }},
+	{Name: "CERTCTL_KEYGEN_MODE", Default: "agent", Doc: "where keys of new certificates " +
+		"are made when the request does not say: agent or server",
+		set: func(c *Config, s string) error {
+			return parseEnum(s, []string{"agent", "server"}, &c.KeygenMode)
+		}},
 	{Name: "CERTCTL_MAX_BODY_BYTES", Default: "1048576", Doc: "largest request body accepted",
 		set: func(c *Config, s string) error {
 			var n int
@@ -79,6 +104,19 @@ func parseLevel(s string, dst *slog.Level) error {
 		return fmt.Errorf("%q is not one of debug, info, warn, error", s)
 	}
 	return dst.UnmarshalText([]byte(name))
+}
+
+// parseHexKey checks the shape of a 32-byte hex key without echoing it.
+func parseHexKey(s string, dst *string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := hex.DecodeString(s); err != nil || len(s) != 64 {
+		return fmt.Errorf("must be 64 hex characters (32 bytes); make one with " +
+			"`openssl rand -hex 32`")
+	}
+	*dst = s
+	return nil
 }
 
 func parsePort(s string, dst *int) error { return parseInt(s, 1, 65535, dst) }
