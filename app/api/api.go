@@ -9,6 +9,7 @@ import (
 
 	"certctl/app/apikey"
 	"certctl/app/auth"
+	"certctl/app/certs"
 	"certctl/app/middleware"
 	"certctl/app/org"
 	"certctl/store"
@@ -18,6 +19,7 @@ import (
 type API struct {
 	st     store.Store
 	org    *org.Service
+	certs  *certs.Service
 	keys   *apikey.Keys
 	authn  *auth.Authenticator
 	log    *slog.Logger
@@ -29,6 +31,7 @@ type API struct {
 type Deps struct {
 	Store         store.Store
 	Org           *org.Service
+	Certs         *certs.Service
 	Keys          *apikey.Keys
 	Authenticator *auth.Authenticator
 	Log           *slog.Logger
@@ -37,7 +40,7 @@ type Deps struct {
 
 // New returns the API.
 func New(d Deps) *API {
-	return &API{st: d.Store, org: d.Org, keys: d.Keys, authn: d.Authenticator,
+	return &API{st: d.Store, org: d.Org, certs: d.Certs, keys: d.Keys, authn: d.Authenticator,
 		log: d.Log.With("component", "api"), counts: newCountCache(),
 		pages: newPageCache()}
 }

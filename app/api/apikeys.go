@@ -50,7 +50,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := store.Page{Limit: len(keys)}
-	writeJSON(w, http.StatusOK, list(keys, apiKeyOut, len(keys), p, 1, ""))
+	writeJSON(w, http.StatusOK, listOf(keys, apiKeyOut, len(keys), p, 1, ""))
 }
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {

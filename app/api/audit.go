@@ -55,57 +55,23 @@ func timeParam(s, name string) (time.Time, error) {
 	return t, nil
 }
 
-// listAudit reads the audit change counter before anything else: the answer is tagged with
-// it, so a client that already holds this version gets 304 for the price of that one read,
-// an answer rendered earlier for the same version and query is sent again as it was, and
-// the total is counted once per version and filter, not on every request.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	f, err := auditFilter(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	p, page, err := listParams(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	version, err := a.st.ChangeVersion(r.Context(), store.AreaAudit)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	tag := versionTag(store.AreaAudit, version, r.URL.Query().Encode())
-	w.Header().Set("ETag", tag)
-	if middleware.NoneMatch(r, tag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if body, ok := a.pages.get(tag); ok {
-		writeBody(w, http.StatusOK, body)
-		return
-	}
-
-	events, next, err := a.st.ListAudit(r.Context(), f, p)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	countKey := fmt.Sprintf("audit|%+v", f)
-	total, err := a.counts.get(countKey, version, func() (int, error) {
-		return a.st.CountAudit(r.Context(), f)
+	a.versionedList(w, r, store.AreaAudit, func(p store.Page, page int,
+		version int64) (any, error) {
+		events, next, err := a.st.ListAudit(r.Context(), f, p)
+		if err != nil {
+			return nil, err
+		}
+		total, err := a.counts.get(fmt.Sprintf("audit|%+v", f), version, func() (int, error) {
+			return a.st.CountAudit(r.Context(), f)
+		})
+		return listOf(events, auditOut, total, p, page, next), err
 	})
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	body, err := render(list(events, auditOut, total, p, page, next))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.pages.put(tag, body)
-	writeBody(w, http.StatusOK, body)
 }
 
 func (a *API) getAudit(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +81,47 @@ func (a *API) getAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, auditOut(e))
+}
+
+// versionedList answers a list request of area from its change counter, read before anything
+// else: the answer is tagged with it, so a client that already holds this version gets 304
+// for the price of that one read, and an answer rendered earlier for the same version and
+// query is sent again as it was. Otherwise build makes the answer; it may use the version to
+// cache totals, which then are counted once per change instead of once per request.
+func (a *API) versionedList(w http.ResponseWriter, r *http.Request, area string,
+	build func(p store.Page, page int, version int64) (any, error)) {
+	p, page, err := listParams(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	version, err := a.st.ChangeVersion(r.Context(), area)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tag := versionTag(area, version, r.URL.Query().Encode())
+	w.Header().Set("ETag", tag)
+	if middleware.NoneMatch(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if body, ok := a.pages.get(tag); ok {
+		writeBody(w, http.StatusOK, body)
+		return
+	}
+	answer, err := build(p, page, version)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	body, err := render(answer)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.pages.put(tag, body)
+	writeBody(w, http.StatusOK, body)
 }
 
 // versionTag is the entity tag of a list answer: the area's change version and the

@@ -10,11 +10,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"certctl/app/config"
-	"certctl/app/metrics"
 	"certctl/app/server"
 	"certctl/store"
 	"certctl/store/postgres"
@@ -45,13 +45,20 @@ func benchAuditList(b *testing.B, st store.Store) {
 	defer st.Close()
 	seed(b, st, 100_000)
 	cfg, _ := config.Load(func(name string) (string, bool) {
-		if name == "CERTCTL_AUTH_SECRET" {
+		switch name {
+		case "CERTCTL_AUTH_SECRET":
 			return bootstrapKey, true
+		case "CERTCTL_CONFIG_ENCRYPTION_KEY":
+			return strings.Repeat("5a", 32), true
 		}
 		return "", false
 	})
-	h := server.NewHandler(cfg, st, metrics.New(), slog.New(slog.NewTextHandler(io.Discard,
-		nil)))
+	app, err := server.Build(context.Background(), cfg, st,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := app.Handler()
 	get := func(b *testing.B, path string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("Authorization", "Bearer "+bootstrapKey)

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"certctl/app/apikey"
 	"certctl/app/auth"
 	"certctl/app/config"
-	"certctl/app/metrics"
 	"certctl/app/server"
 	"certctl/store"
 	"certctl/store/postgres"
@@ -55,14 +55,19 @@ func newEnv(t *testing.T, st store.Store) *env {
 	t.Cleanup(func() { st.Close() })
 	cfg, err := config.Load(func(name string) (string, bool) {
 		v, ok := map[string]string{"CERTCTL_AUTH_SECRET": bootstrapKey,
-			"CERTCTL_MAX_BODY_BYTES": "4096"}[name]
+			"CERTCTL_CONFIG_ENCRYPTION_KEY": strings.Repeat("5a", 32),
+			"CERTCTL_MAX_BODY_BYTES":        "4096"}[name]
 		return v, ok
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(server.NewHandler(cfg, st, metrics.New(), log))
+	app, err := server.Build(context.Background(), cfg, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 
 	e := &env{t: t, url: srv.URL, st: st, keys: map[string]string{}}

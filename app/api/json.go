@@ -117,7 +117,7 @@ func intParam(s, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-func list[T, R any](records []R, conv func(R) T, total int, p store.Page, page int,
+func listOf[T, R any](records []R, conv func(R) T, total int, p store.Page, page int,
 	next string) List[T] {
 	out := List[T]{Data: make([]T, 0, len(records)), Total: total, Page: page,
 		PerPage: p.Limit, NextCursor: next}

@@ -99,6 +99,10 @@ func TestSchemasMatchWireTypes(t *testing.T) {
 		"Error": Error{}, "Version": Version{}, "Team": Team{}, "TeamInput": TeamInput{},
 		"Owner": Owner{}, "OwnerInput": OwnerInput{}, "AuditEvent": AuditEvent{},
 		"APIKey": APIKey{}, "APIKeyInput": APIKeyInput{}, "APIKeyCreated": APIKeyCreated{},
+		"Certificate": Certificate{}, "CertificateInput": CertificateInput{},
+		"CertificateCreated": CertificateCreated{}, "RevokeInput": RevokeInput{},
+		"CertificateVersion": CertificateVersion{}, "Job": Job{}, "CSRInput": CSRInput{},
+		"Issuer": Issuer{}, "Profile": Profile{}, "RenewalPolicy": RenewalPolicy{},
 	}
 	for name, v := range types {
 		schema, ok := s.Components.Schemas[name]

@@ -54,7 +54,7 @@ func (a *API) listOwners(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list(owners, ownerOut, total, p, page, next))
+	writeJSON(w, http.StatusOK, listOf(owners, ownerOut, total, p, page, next))
 }
 
 func (a *API) getOwner(w http.ResponseWriter, r *http.Request) {

@@ -39,7 +39,7 @@ func (a *API) listTeams(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list(teams, teamOut, total, p, page, next))
+	writeJSON(w, http.StatusOK, listOf(teams, teamOut, total, p, page, next))
 }
 
 func (a *API) getTeam(w http.ResponseWriter, r *http.Request) {

@@ -214,5 +214,6 @@ func (in *instance) request(method, path, key, body string) (int, string) {
 }
 
 func postgresEnv(t testing.TB) []string {
-	return baseEnv(t.TempDir(), "CERTCTL_DATABASE_URL="+storetest.PostgresSchema(t))
+	return baseEnv(t.TempDir(), "CERTCTL_CONFIG_ENCRYPTION_KEY="+strings.Repeat("5a", 32),
+		"CERTCTL_DATABASE_URL="+storetest.PostgresSchema(t))
 }

@@ -2,17 +2,16 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"certctl/app/api"
 	"certctl/app/apikey"
 	"certctl/app/auth"
-	"certctl/app/config"
-	"certctl/app/metrics"
+	"certctl/app/localca"
 	"certctl/app/middleware"
 	"certctl/app/org"
+	"certctl/app/pki"
 	"certctl/store"
 )
 
@@ -23,15 +22,15 @@ const readyTimeout = time.Second
 // little longer, so the answer saying so still reaches the client.
 const requestDeadline = 50 * time.Second
 
-// NewHandler returns the whole HTTP surface of the server on st: probes, metrics and the
-// JSON API, behind the shared middleware.
-func NewHandler(cfg config.Config, st store.Store, m *metrics.Metrics,
-	log *slog.Logger) http.Handler {
+// Handler returns the whole HTTP surface of the server: probes, metrics, the PKI endpoints
+// and the JSON API, behind the shared middleware.
+func (a *App) Handler() http.Handler {
+	cfg, st, log, m := a.cfg, a.st, a.log, a.Metrics
 	now := time.Now
 	authn := auth.NewAuthenticator(st, cfg.AuthSecret, cfg.AuthType == "none", log)
 	jsonAPI := api.New(api.Deps{
 		Store: st, Org: org.NewService(st, now), Keys: apikey.NewKeys(st, now),
-		Authenticator: authn, Log: log, Now: now,
+		Certs: a.Certs, Authenticator: authn, Log: log, Now: now,
 	})
 
 	mux := http.NewServeMux()
@@ -39,6 +38,7 @@ func NewHandler(cfg config.Config, st store.Store, m *metrics.Metrics,
 	mux.Handle("GET /ready", ready(st))
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /{$}", home)
+	pki.New(map[string]pki.Authority{localca.IssuerID: a.CA}, now, log).Register(mux)
 	jsonAPI.Register(mux)
 
 	var h http.Handler = middleware.RecordRoute(mux)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"certctl/app/config"
-	"certctl/app/metrics"
 	"certctl/store/postgres"
 	"certctl/store/storetest"
 )
@@ -78,8 +77,9 @@ func outageServer(t *testing.T, url string) *httptest.Server {
 	t.Cleanup(func() { st.Close() })
 
 	env := map[string]string{
-		"CERTCTL_DATABASE_URL": url,
-		"CERTCTL_AUTH_SECRET":  outageBootstrapKey,
+		"CERTCTL_DATABASE_URL":          url,
+		"CERTCTL_AUTH_SECRET":           outageBootstrapKey,
+		"CERTCTL_CONFIG_ENCRYPTION_KEY": strings.Repeat("5a", 32),
 	}
 	cfg, err := config.Load(func(name string) (string, bool) {
 		v, ok := env[name]
@@ -90,7 +90,11 @@ func outageServer(t *testing.T, url string) *httptest.Server {
 	}
 	// Every 503 is logged as a failed request; the test reads the answers instead.
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(NewHandler(cfg, st, metrics.New(), log))
+	app, err := Build(context.Background(), cfg, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

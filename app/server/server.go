@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"certctl/app/config"
-	"certctl/app/metrics"
 	"certctl/app/servertls"
 	"certctl/store"
 )
@@ -30,9 +29,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer st.Close()
 	log.Info("database ready", "database", describe(cfg))
+	app, err := Build(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	worked := make(chan struct{})
+	go func() { app.Work(workCtx); close(worked) }()
+	defer func() { stopWork(); <-worked }()
 
 	srv := &http.Server{
-		Handler:           NewHandler(cfg, st, metrics.New(), log),
+		Handler:           app.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,

@@ -1,0 +1,115 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"certctl/app/audit"
+	"certctl/app/ca"
+	"certctl/app/valid"
+	"certctl/store"
+)
+
+// Renew queues a renewal of certificate id, unless work on it is already under way.
+func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
+	var j store.Job
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		c, err := q.GetCertificate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.Status == StatusRevoked || c.Status == StatusArchived {
+			return &valid.Conflict{Message: fmt.Sprintf("certificate %s is %s; create a new "+
+				"one instead of renewing it", id, c.Status)}
+		}
+		if open, err := q.OpenJob(ctx, id); err == nil {
+			return &valid.Conflict{Message: fmt.Sprintf("job %s (%s, %s) is already under way "+
+				"for this certificate", open.ID, open.Type, open.Status)}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		p, err := q.GetProfile(ctx, c.ProfileID)
+		if err != nil {
+			return err
+		}
+		now := store.UTC(s.now())
+		typ := store.JobRenewal
+		if c.CurrentVersionID == "" {
+			typ = store.JobIssuance
+		}
+		j = s.newJob(ctx, c, typ, p.Approval == "always", now)
+		if err := q.CreateJob(ctx, j); err != nil {
+			return err
+		}
+		if err := s.refreshStatus(ctx, q, id); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Event(ctx, now, "certificate.renew", "certificate", id,
+			map[string]any{"job_id": j.ID, "job_status": j.Status}))
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("renew certificate %s: %w", id, err)
+	}
+	s.kick()
+	return j, nil
+}
+
+// SubmitCSR gives a job waiting in AwaitingCSR the agent's CSR. The CSR must be signed by its
+// key, use a key type the profile allows, and ask only for names the profile allows; the job
+// then runs like any other.
+func (s *Service) SubmitCSR(ctx context.Context, jobID string, csrPEM []byte) (store.Job,
+	error) {
+	csr, err := ca.ParseCSR(csrPEM)
+	if err != nil {
+		return store.Job{}, valid.Errors{"csr": err.Error()}
+	}
+	var j store.Job
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if j, err = q.GetJob(ctx, jobID); err != nil {
+			return err
+		}
+		if j.Status != store.JobAwaitingCSR {
+			return &valid.Conflict{Message: fmt.Sprintf("job %s is %s, not waiting for a CSR",
+				jobID, j.Status)}
+		}
+		if err := s.checkCSR(ctx, q, j, csr.PublicKey, csrNames(csr)); err != nil {
+			return err
+		}
+		now := store.UTC(s.now())
+		j.Status, j.CSRPEM, j.NextAttemptAt, j.UpdatedAt = store.JobPending, string(csrPEM), now, now
+		if err := q.UpdateJob(ctx, j); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Event(ctx, now, "job.csr_submitted", "job", jobID,
+			map[string]any{"certificate_id": j.CertificateID}))
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("submit CSR for job %s: %w", jobID, err)
+	}
+	s.kick()
+	return j, nil
+}
+
+func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job, pub any,
+	names Names) error {
+	c, err := q.GetCertificate(ctx, j.CertificateID)
+	if err != nil {
+		return err
+	}
+	p, err := q.GetProfile(ctx, c.ProfileID)
+	if err != nil {
+		return err
+	}
+	e := valid.Errors{}
+	spec, _, err := ca.KeySpecOf(pub)
+	if err != nil {
+		e.Add("csr", err.Error())
+	} else {
+		CheckKey(e, "csr", p, spec)
+	}
+	if !names.Empty() {
+		CheckNames(e, "csr", p, names)
+	}
+	return e.Err()
+}

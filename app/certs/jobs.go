@@ -1,0 +1,111 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"certctl/app/audit"
+	"certctl/app/auth"
+	"certctl/store"
+)
+
+// newJob makes the job that issues or renews c, in the status it starts in: waiting for
+// approval when the profile asks for it, for the agent's CSR in agent key mode, else
+// ready to run.
+func (s *Service) newJob(ctx context.Context, c store.Certificate, typ string,
+	needsApproval bool, now time.Time) store.Job {
+	status := store.JobPending
+	switch {
+	case needsApproval:
+		status = store.JobAwaitingApproval
+	case c.KeyMode == "agent":
+		status = store.JobAwaitingCSR
+	}
+	return store.Job{ID: store.NewID("job"), Type: typ, CertificateID: c.ID, Status: status,
+		MaxAttempts: 5, NextAttemptAt: now, RequestedBy: actor(ctx), CreatedAt: now,
+		UpdatedAt: now}
+}
+
+func actor(ctx context.Context) string {
+	if a := auth.PrincipalFrom(ctx).Actor; a != "" {
+		return a
+	}
+	return "system"
+}
+
+// Work claims and runs due issuance and renewal jobs until ctx ends. It wakes when a job is
+// queued in this process, and at least every poll interval for jobs queued elsewhere.
+func (s *Service) Work(ctx context.Context, poll time.Duration) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil && s.RunOne(ctx) {
+		}
+		timer.Reset(poll)
+	}
+}
+
+// RunOne claims one due job and runs it, reporting whether there was one.
+func (s *Service) RunOne(ctx context.Context) bool {
+	j, err := s.st.ClaimJob(ctx, []string{store.JobIssuance, store.JobRenewal}, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		s.log.Warn("claim job", "error", err)
+		return false
+	}
+	// A started job finishes even when the worker is told to stop, so that it is not left
+	// Running.
+	ctx = auth.WithPrincipal(context.WithoutCancel(ctx), auth.Principal{Actor: "scheduler"})
+	if err := s.run(ctx, j); err != nil {
+		s.fail(ctx, j, err)
+	}
+	return true
+}
+
+// fail records a failed attempt: the job waits for its next attempt with a growing delay,
+// or, out of attempts, fails for good and so does the certificate.
+func (s *Service) fail(ctx context.Context, j store.Job, cause error) {
+	now := store.UTC(s.now())
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		c, err := q.GetCertificate(ctx, j.CertificateID)
+		if err != nil {
+			return err
+		}
+		rp, err := q.GetRenewalPolicy(ctx, c.RenewalPolicyID)
+		if err != nil {
+			return err
+		}
+		j.LastError, j.UpdatedAt = cause.Error(), now
+		final := j.Attempts >= min(j.MaxAttempts, max(rp.MaxAttempts, 1))
+		j.Status, j.NextAttemptAt = store.JobPending, now.Add(Backoff(rp.RetryBackoff, j.Attempts))
+		if final {
+			j.Status, j.FinishedAt = store.JobFailed, now
+		}
+		if err := q.UpdateJob(ctx, j); err != nil {
+			return err
+		}
+		if err := s.refreshStatus(ctx, q, c.ID); err != nil {
+			return err
+		}
+		return q.AppendAudit(ctx, audit.Event(ctx, now, "job.attempt_failed", "job", j.ID,
+			map[string]any{"certificate_id": c.ID, "attempt": j.Attempts, "final": final,
+				"error": cause.Error()}))
+	})
+	level := s.log.Warn
+	if err != nil {
+		level = s.log.Error
+		cause = fmt.Errorf("%w (and recording it: %w)", cause, err)
+	}
+	level("job attempt failed", "job_id", j.ID, "cert_id", j.CertificateID,
+		"attempt", j.Attempts, "error", cause)
+}

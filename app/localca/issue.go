@@ -1,0 +1,35 @@
+package localca
+
+import (
+	"context"
+	"crypto/x509"
+	"strings"
+
+	"certctl/app/ca"
+)
+
+// Paths of the PKI endpoints under the public URL.
+const (
+	CAPath   = "/.well-known/pki/ca/"
+	CRLPath  = "/.well-known/pki/crl/"
+	OCSPPath = "/.well-known/pki/ocsp/"
+)
+
+// Issue signs a leaf for r with the current issuing CA, adding the CRL, OCSP and CA-issuers
+// URLs, and returns it with the chain above it, PEM.
+func (c *CA) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certificate, []byte, error) {
+	s, err := c.current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := strings.TrimRight(c.set.PublicURL, "/")
+	r.CRLURL = base + CRLPath + IssuerID
+	r.OCSPURL = base + OCSPPath + IssuerID
+	r.IssuerURL = base + CAPath + IssuerID
+	cert, err := s.issuing.Issue(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := append([]*x509.Certificate{s.issuing.Cert}, s.issuing.Chain...)
+	return cert, ca.PEM(chain...), nil
+}

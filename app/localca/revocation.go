@@ -1,0 +1,129 @@
+package localca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"certctl/app/ca"
+	"certctl/store"
+
+	"golang.org/x/crypto/ocsp"
+)
+
+// How long CRLs and OCSP answers are valid, and how close to its end a CRL is remade.
+const (
+	crlValidity  = 24 * time.Hour
+	crlRefresh   = 8 * time.Hour
+	ocspValidity = 4 * time.Hour
+)
+
+// crlCache keeps the last CRL made, tagged with the certificates change version it saw.
+type crlCache struct {
+	version    int64
+	der        []byte
+	nextUpdate time.Time
+}
+
+// CRL returns the current CRL, DER, and its nextUpdate. It is made anew after every
+// revocation (any change to certificates), and when the cached one is near its nextUpdate.
+func (c *CA) CRL(ctx context.Context) ([]byte, time.Time, error) {
+	v, err := c.st.ChangeVersion(ctx, store.AreaCertificates)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := c.now()
+	c.mu.Lock()
+	cached := c.crl
+	c.mu.Unlock()
+	if cached.der != nil && cached.version == v && now.Before(cached.nextUpdate.Add(-crlRefresh)) {
+		return cached.der, cached.nextUpdate, nil
+	}
+	der, next, err := c.makeCRL(ctx, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	c.mu.Lock()
+	c.crl = crlCache{version: v, der: der, nextUpdate: next}
+	c.mu.Unlock()
+	return der, next, nil
+}
+
+func (c *CA) makeCRL(ctx context.Context, now time.Time) ([]byte, time.Time, error) {
+	s, err := c.current(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	rows, err := c.st.ListRevoked(ctx, IssuerID, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	revoked := make([]ca.Revoked, 0, len(rows))
+	for _, r := range rows {
+		serial, ok := new(big.Int).SetString(r.Serial, 16)
+		if !ok {
+			return nil, time.Time{}, fmt.Errorf("stored serial %q is not hex", r.Serial)
+		}
+		revoked = append(revoked, ca.Revoked{Serial: serial, RevokedAt: r.RevokedAt,
+			Reason: r.Reason})
+	}
+	number, err := c.nextCRLNumber(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	next := now.Add(crlValidity)
+	der, err := s.issuing.CRL(revoked, number, now, next)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("sign CRL: %w", err)
+	}
+	return der, next, nil
+}
+
+// nextCRLNumber counts CRLs in the database, so numbers grow across restarts and replicas.
+func (c *CA) nextCRLNumber(ctx context.Context) (*big.Int, error) {
+	name := "crl_number:" + IssuerID
+	var n int64
+	err := c.st.WithLock(ctx, name, func(q store.Queries) error {
+		cur, err := q.GetSetting(ctx, name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if cur != "" {
+			if n, err = strconv.ParseInt(cur, 10, 64); err != nil {
+				return fmt.Errorf("stored CRL number %q: %w", cur, err)
+			}
+		}
+		n++
+		return q.PutSetting(ctx, name, strconv.FormatInt(n, 10))
+	})
+	return big.NewInt(n), err
+}
+
+// OCSP answers a DER OCSP request. The bytes are always a valid OCSP response to send,
+// also when err reports a failure behind it.
+func (c *CA) OCSP(ctx context.Context, der []byte) ([]byte, error) {
+	s, err := c.current(ctx)
+	if err != nil {
+		return ocsp.InternalErrorErrorResponse, err
+	}
+	lookup := func(serial *big.Int) (ca.OCSPStatus, error) {
+		v, err := c.st.GetVersionBySerial(ctx, IssuerID, SerialHex(serial))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ca.OCSPStatus{Status: ocsp.Unknown}, nil
+		case err != nil:
+			return ca.OCSPStatus{}, err
+		case !v.RevokedAt.IsZero():
+			return ca.OCSPStatus{Status: ocsp.Revoked, RevokedAt: v.RevokedAt,
+				Reason: v.RevokeReason}, nil
+		}
+		return ca.OCSPStatus{Status: ocsp.Good}, nil
+	}
+	return ca.Respond(s.issuing.Cert, s.responder, der, lookup, c.now(), ocspValidity)
+}
+
+// SerialHex is how the store writes serial numbers: lower-case hex without leading zeros.
+func SerialHex(serial *big.Int) string { return serial.Text(16) }

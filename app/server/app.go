@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"certctl/app/certs"
+	"certctl/app/config"
+	"certctl/app/keyring"
+	"certctl/app/localca"
+	"certctl/app/metrics"
+	"certctl/store"
+)
+
+// jobPoll is how often the job worker looks for work queued by other processes; work
+// queued here wakes it at once.
+const jobPoll = time.Second
+
+// App is the server's parts, built on one store: the local CA, the lifecycle service and
+// the metrics registry.
+type App struct {
+	cfg     config.Config
+	st      store.Store
+	log     *slog.Logger
+	CA      *localca.CA
+	Certs   *certs.Service
+	Metrics *metrics.Metrics
+}
+
+// Build readies everything the server needs on st: it checks the encryption key, makes the
+// local CA on first start and stores the default profile and renewal policy.
+func Build(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*App,
+	error) {
+	key, err := keyring.Load(ctx, keyring.Source{Hex: cfg.EncryptionKey, DataDir: cfg.DataDir,
+		Generate: st.Backend() == "sqlite"}, st, log)
+	if errors.Is(err, keyring.ErrWrongKey) || errors.Is(err, keyring.ErrNoKey) {
+		return nil, &config.Error{Var: "CERTCTL_CONFIG_ENCRYPTION_KEY", Problem: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	set := localca.Settings{KeySpec: cfg.CAKeyType, RootLifetime: cfg.CARootLifetime,
+		IntermediateLifetime: cfg.CAInterLifetime, PublicURL: cfg.BaseURL()}
+	if cfg.CACertPath != "" {
+		if set.SubCACertPEM, err = os.ReadFile(cfg.CACertPath); err != nil {
+			return nil, &config.Error{Var: "CERTCTL_CA_CERT_PATH", Problem: err.Error()}
+		}
+		if set.SubCAKeyPEM, err = os.ReadFile(cfg.CAKeyPath); err != nil {
+			return nil, &config.Error{Var: "CERTCTL_CA_KEY_PATH", Problem: err.Error()}
+		}
+	}
+	ca := localca.New(st, key, set, time.Now, log)
+	if err := ca.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	svc := certs.NewService(certs.Deps{Store: st, Key: key,
+		Issuers: map[string]certs.Issuer{localca.IssuerID: ca}, KeyMode: cfg.KeygenMode,
+		Now: time.Now, Log: log})
+	if err := svc.EnsureDefaults(ctx); err != nil {
+		return nil, fmt.Errorf("store default profile and policy: %w", err)
+	}
+	return &App{cfg: cfg, st: st, log: log, CA: ca, Certs: svc, Metrics: metrics.New()}, nil
+}
+
+// Work runs the background work of the server until ctx ends.
+func (a *App) Work(ctx context.Context) {
+	a.Certs.Work(ctx, jobPoll)
+}
