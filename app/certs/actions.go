@@ -38,7 +38,10 @@ func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
 		if c.CurrentVersionID == "" {
 			typ = store.JobIssuance
 		}
-		j = s.newJob(ctx, c, typ, p.Approval == "always", now)
+		j, err = s.newJob(ctx, q, c, typ, p.Approval == "always", now)
+		if err != nil {
+			return err
+		}
 		if err := q.CreateJob(ctx, j); err != nil {
 			return err
 		}

@@ -47,7 +47,10 @@ func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, stor
 			}
 			return err
 		}
-		j = s.newJob(ctx, c, store.JobIssuance, p.Approval != "none", now)
+		j, err = s.newJob(ctx, q, c, store.JobIssuance, p.Approval != "none", now)
+		if err != nil {
+			return err
+		}
 		if err := q.CreateJob(ctx, j); err != nil {
 			return err
 		}

@@ -13,9 +13,13 @@ import (
 
 // newJob makes the job that issues or renews c, in the status it starts in: waiting for
 // approval when the profile asks for it, for the agent's CSR in agent key mode, else
-// ready to run.
-func (s *Service) newJob(ctx context.Context, c store.Certificate, typ string,
-	needsApproval bool, now time.Time) store.Job {
+// ready to run. It may make as many attempts as c's renewal policy allows.
+func (s *Service) newJob(ctx context.Context, q store.Queries, c store.Certificate,
+	typ string, needsApproval bool, now time.Time) (store.Job, error) {
+	rp, err := q.GetRenewalPolicy(ctx, c.RenewalPolicyID)
+	if err != nil {
+		return store.Job{}, err
+	}
 	status := store.JobPending
 	switch {
 	case needsApproval:
@@ -24,8 +28,8 @@ func (s *Service) newJob(ctx context.Context, c store.Certificate, typ string,
 		status = store.JobAwaitingCSR
 	}
 	return store.Job{ID: store.NewID("job"), Type: typ, CertificateID: c.ID, Status: status,
-		MaxAttempts: 5, NextAttemptAt: now, RequestedBy: actor(ctx), CreatedAt: now,
-		UpdatedAt: now}
+		MaxAttempts: max(rp.MaxAttempts, 1), NextAttemptAt: now, RequestedBy: actor(ctx),
+		CreatedAt: now, UpdatedAt: now}, nil
 }
 
 func actor(ctx context.Context) string {

@@ -474,12 +474,14 @@ func TestRetries(t *testing.T) {
 	tests := []struct {
 		name       string
 		fails      int // negative: always
+		policyMax  int // the renewal policy's MaxAttempts
 		wantCalls  int
 		wantJob    string
 		wantStatus string
 	}{
-		{"fails always", -1, 3, store.JobFailed, certs.StatusFailed},
-		{"fails once", 1, 2, store.JobCompleted, certs.StatusActive},
+		{"fails always", -1, 3, 3, store.JobFailed, certs.StatusFailed},
+		{"fails once", 1, 3, 2, store.JobCompleted, certs.StatusActive},
+		{"policy allows more than five", -1, 7, 7, store.JobFailed, certs.StatusFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,13 +490,17 @@ func TestRetries(t *testing.T) {
 				e.svc = e.service(t, e.st, stub)
 				now := e.clock.Now()
 				err := e.st.CreateRenewalPolicy(e.ctx, store.RenewalPolicy{ID: "rp-retry",
-					Name: "Three tries", RenewFraction: 1.0 / 3, MaxAttempts: 3,
+					Name: "Retries", RenewFraction: 1.0 / 3, MaxAttempts: tc.policyMax,
 					RetryBackoff: time.Minute, CreatedAt: now, UpdatedAt: now})
 				if err != nil {
 					t.Fatalf("create renewal policy: %v", err)
 				}
 				c, j := e.create(t, certs.Input{Name: "flaky", CommonName: "f.example.com",
 					RenewalPolicyID: "rp-retry"})
+				if j.MaxAttempts != tc.policyMax {
+					t.Errorf("job max attempts: got %d, want the policy's %d", j.MaxAttempts,
+						tc.policyMax)
+				}
 
 				j = runRetries(t, e, j.ID)
 

@@ -33,3 +33,10 @@ func (c *CA) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certificate, []
 	chain := append([]*x509.Certificate{s.issuing.Cert}, s.issuing.Chain...)
 	return cert, ca.PEM(chain...), nil
 }
+
+// Issued reports whether leaf was signed by the CA that issues now; false when the CA
+// cannot be read.
+func (c *CA) Issued(leaf *x509.Certificate) bool {
+	s, err := c.current(context.Background())
+	return err == nil && leaf.CheckSignatureFrom(s.issuing.Cert) == nil
+}

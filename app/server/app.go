@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"certctl/app/ca"
 	"certctl/app/certs"
 	"certctl/app/config"
 	"certctl/app/keyring"
@@ -52,18 +53,22 @@ func Build(ctx context.Context, cfg config.Config, st store.Store, log *slog.Log
 		if set.SubCAKeyPEM, err = os.ReadFile(cfg.CAKeyPath); err != nil {
 			return nil, &config.Error{Var: "CERTCTL_CA_KEY_PATH", Problem: err.Error()}
 		}
+		// Refuse a CA that cannot sign now, before anything is stored.
+		if _, err := ca.LoadAuthority(set.SubCACertPEM, set.SubCAKeyPEM, time.Now()); err != nil {
+			return nil, &config.Error{Var: "CERTCTL_CA_CERT_PATH", Problem: err.Error()}
+		}
 	}
-	ca := localca.New(st, key, set, time.Now, log)
-	if err := ca.Ensure(ctx); err != nil {
+	local := localca.New(st, key, set, time.Now, log)
+	if err := local.Ensure(ctx); err != nil {
 		return nil, err
 	}
 	svc := certs.NewService(certs.Deps{Store: st, Key: key,
-		Issuers: map[string]certs.Issuer{localca.IssuerID: ca}, KeyMode: cfg.KeygenMode,
+		Issuers: map[string]certs.Issuer{localca.IssuerID: local}, KeyMode: cfg.KeygenMode,
 		Now: time.Now, Log: log})
 	if err := svc.EnsureDefaults(ctx); err != nil {
 		return nil, fmt.Errorf("store default profile and policy: %w", err)
 	}
-	return &App{cfg: cfg, st: st, log: log, CA: ca, Certs: svc, Metrics: metrics.New()}, nil
+	return &App{cfg: cfg, st: st, log: log, CA: local, Certs: svc, Metrics: metrics.New()}, nil
 }
 
 // Work runs the background work of the server until ctx ends.

@@ -47,7 +47,7 @@ func newPKIEnv(t *testing.T) *pkiEnv {
 	t.Cleanup(func() { st.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	vals := map[string]string{"CERTCTL_AUTH_SECRET": pkiKey, "CERTCTL_DATA_DIR": dir,
-		"CERTCTL_PUBLIC_URL": "http://" + srv.Listener.Addr().String(),
+		"CERTCTL_PUBLIC_URL":  "http://" + srv.Listener.Addr().String(),
 		"CERTCTL_CA_KEY_TYPE": "ecdsa-p256"}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
 	if err != nil {

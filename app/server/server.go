@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := listen(cfg, log)
+	ln, err := listen(cfg, app.CA, log)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	return nil
 }
 
-func listen(cfg config.Config, log *slog.Logger) (net.Listener, error) {
+func listen(cfg config.Config, iss servertls.Issuer, log *slog.Logger) (net.Listener,
+	error) {
 	ln, err := net.Listen("tcp", cfg.Listen())
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen(), err)
@@ -82,7 +83,7 @@ func listen(cfg config.Config, log *slog.Logger) (net.Listener, error) {
 			"run behind a proxy that terminates TLS")
 		return ln, nil
 	}
-	src, err := tlsSource(cfg, log)
+	src, err := tlsSource(cfg, iss, log)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -92,7 +93,8 @@ func listen(cfg config.Config, log *slog.Logger) (net.Listener, error) {
 	return tls.NewListener(ln, tc), nil
 }
 
-func tlsSource(cfg config.Config, log *slog.Logger) (*servertls.Source, error) {
+func tlsSource(cfg config.Config, iss servertls.Issuer,
+	log *slog.Logger) (*servertls.Source, error) {
 	log = log.With("component", "tls")
 	if cfg.TLSCertPath != "" {
 		src, err := servertls.FromFiles(cfg.TLSCertPath, cfg.TLSKeyPath, log)
@@ -101,7 +103,7 @@ func tlsSource(cfg config.Config, log *slog.Logger) (*servertls.Source, error) {
 		}
 		return src, nil
 	}
-	return servertls.SelfIssued(filepath.Join(cfg.DataDir, "tls"), serverHosts(cfg),
+	return servertls.Issued(filepath.Join(cfg.DataDir, "tls"), serverHosts(cfg), iss,
 		time.Now, log)
 }
 
@@ -142,7 +144,7 @@ func greet(ctx context.Context, cfg config.Config, st store.Store, addr string,
 		}
 	}
 	if !cfg.TLSDisabled && cfg.TLSCertPath == "" {
-		log.Info("the server certificate is self-issued; clients can trust its root",
+		log.Info("the server certificate comes from the local CA; clients can trust its root",
 			"root", filepath.Join(cfg.DataDir, "tls", servertls.RootFile))
 	}
 }

@@ -1,7 +1,11 @@
 package servertls
 
 import (
+	"context"
+	"sync"
+
 	"bytes"
+	"certctl/app/ca"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -31,11 +35,48 @@ func discardLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// testIssuer is a root and an intermediate made in memory, standing in for the local CA.
+type testIssuer struct{ inter *ca.Authority }
+
+var (
+	issuerOnce sync.Once
+	sharedCA   *testIssuer
+)
+
+func theIssuer(t *testing.T) *testIssuer {
+	issuerOnce.Do(func() {
+		now := time.Now()
+		tmpl := ca.Template{CommonName: "test root", KeySpec: "ecdsa-p256",
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour)}
+		root, err := ca.NewRoot(tmpl)
+		if err != nil {
+			panic(err)
+		}
+		tmpl.CommonName = "test intermediate"
+		inter, err := root.NewIntermediate(tmpl)
+		if err != nil {
+			panic(err)
+		}
+		sharedCA = &testIssuer{inter: inter}
+	})
+	return sharedCA
+}
+
+func (i *testIssuer) Issue(_ context.Context, r ca.LeafRequest) (*x509.Certificate, []byte,
+	error) {
+	leaf, err := i.inter.Issue(r)
+	return leaf, i.inter.ChainPEM(), err
+}
+
+func (i *testIssuer) Issued(leaf *x509.Certificate) bool {
+	return leaf.CheckSignatureFrom(i.inter.Cert) == nil
+}
+
 func newSelfIssued(t *testing.T, dir string, hosts []string, now func() time.Time) *Source {
 	t.Helper()
-	src, err := SelfIssued(dir, hosts, now, discardLog())
+	src, err := Issued(dir, hosts, theIssuer(t), now, discardLog())
 	if err != nil {
-		t.Fatalf("SelfIssued(%v): %v", hosts, err)
+		t.Fatalf("Issued(%v): %v", hosts, err)
 	}
 	return src
 }
@@ -83,11 +124,14 @@ func readRoot(t *testing.T, dir string) *x509.Certificate {
 func verifyLeaf(leaf, root *x509.Certificate, host string, at time.Time) error {
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
+	inters := x509.NewCertPool()
+	inters.AddCert(sharedCA.inter.Cert)
 	_, err := leaf.Verify(x509.VerifyOptions{
-		DNSName:     host,
-		Roots:       roots,
-		CurrentTime: at,
-		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSName:       host,
+		Roots:         roots,
+		Intermediates: inters,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	return err
 }
@@ -102,7 +146,6 @@ func TestSelfIssuedCreatesFiles(t *testing.T) {
 		wantMode os.FileMode // zero when any mode will do
 	}{
 		{name: "root certificate", file: "ca.pem"},
-		{name: "root key", file: "ca.key", wantMode: 0o600},
 		{name: "server certificate", file: "server.pem"},
 		{name: "server key", file: "server.key", wantMode: 0o600},
 	}
@@ -168,35 +211,6 @@ func TestSelfIssuedLeafSerial(t *testing.T) {
 	}
 }
 
-func TestSerialLength(t *testing.T) {
-	const draws = 256
-	short := 0
-	seen := map[string]bool{}
-	for range draws {
-		n := serial()
-		if n.Sign() <= 0 {
-			t.Fatalf("serial: got %v, want positive", n)
-		}
-		// RFC 5280 allows at most 20 octets.
-		if got := len(n.Bytes()); got > 20 {
-			t.Fatalf("serial octets: got %d, want at most 20", got)
-		}
-		if n.BitLen() < 120 {
-			short++
-		}
-		seen[n.String()] = true
-	}
-
-	// About one in 256 uniform 128-bit draws is shorter than 120 bits; a generator drawing
-	// from a smaller range would be short nearly every time.
-	if short > draws/16 {
-		t.Errorf("serials under 120 bits: got %d of %d, want at most %d", short, draws, draws/16)
-	}
-	if len(seen) != draws {
-		t.Errorf("distinct serials: got %d of %d, want all distinct", len(seen), draws)
-	}
-}
-
 func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -209,8 +223,8 @@ func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	dir := t.TempDir()
 	newSelfIssued(t, dir, testHosts, time.Now)
 
-	// server.pem holds the leaf then the root; openssl verify checks only the first
-	// certificate of a file, so hand it the leaf alone.
+	// server.pem holds the leaf, the intermediate and the root; openssl verify checks only
+	// the first certificate of a file, so hand it the leaf alone and the rest as untrusted.
 	chain, err := os.ReadFile(filepath.Join(dir, "server.pem"))
 	if err != nil {
 		t.Fatalf("read server.pem: %v", err)
@@ -223,6 +237,7 @@ func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	if err := os.WriteFile(leafPath, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatalf("write leaf: %v", err)
 	}
+	serverPath := filepath.Join(dir, "server.pem")
 
 	tests := []struct {
 		name string
@@ -236,7 +251,8 @@ func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"verify", "-CAfile", filepath.Join(dir, RootFile)}, tt.args...)
+			args := append([]string{"verify", "-CAfile", filepath.Join(dir, RootFile),
+				"-untrusted", serverPath}, tt.args...)
 			args = append(args, leafPath)
 			out, err := exec.Command(openssl, args...).CombinedOutput()
 			if err != nil {
@@ -275,9 +291,10 @@ func TestSelfIssuedRestart(t *testing.T) {
 				t.Errorf("root after restart: got serial %v, want the first root's serial %v",
 					rootAfter.SerialNumber, rootBefore.SerialNumber)
 			}
-			if len(served.Certificate) < 2 || !bytes.Equal(served.Certificate[1], rootBefore.Raw) {
-				t.Errorf("served chain: got %d certificates, want the leaf then the first root",
-					len(served.Certificate))
+			if n := len(served.Certificate); n < 2 ||
+				!bytes.Equal(served.Certificate[n-1], rootBefore.Raw) {
+				t.Errorf("served chain: got %d certificates, want it to end with the first root",
+					n)
 			}
 			sameSerial := after.SerialNumber.Cmp(before.SerialNumber) == 0
 			if sameSerial != tt.wantSameLeaf {
