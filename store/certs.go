@@ -107,6 +107,7 @@ type CertificateFilter struct {
 	IssuerID      string
 	OwnerID       string
 	TeamID        string
+	ProfileID     string
 	Environment   string
 	ExpiresAfter  time.Time
 	ExpiresBefore time.Time

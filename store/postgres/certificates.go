@@ -59,6 +59,9 @@ func certificateWhere(f store.CertificateFilter, args []any) (string, []any) {
 	if f.TeamID != "" {
 		add(`team_id = $%d`, f.TeamID)
 	}
+	if f.ProfileID != "" {
+		add(`profile_id = $%d`, f.ProfileID)
+	}
 	if f.Environment != "" {
 		add(`environment = $%d`, f.Environment)
 	}

@@ -62,6 +62,9 @@ func certificateWhere(f store.CertificateFilter) (string, []any) {
 	if f.TeamID != "" {
 		add(`team_id = ?`, f.TeamID)
 	}
+	if f.ProfileID != "" {
+		add(`profile_id = ?`, f.ProfileID)
+	}
 	if f.Environment != "" {
 		add(`environment = ?`, f.Environment)
 	}

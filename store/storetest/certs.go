@@ -219,6 +219,8 @@ func testCertificatePaging(t *testing.T, h Harness) {
 		{"status", store.CertificateFilter{Status: "Expiring"}, 3},
 		{"environment", store.CertificateFilter{Environment: "staging"}, 1},
 		{"issuer", store.CertificateFilter{IssuerID: "iss-a"}, 7},
+		{"profile", store.CertificateFilter{ProfileID: "prof-a"}, 7},
+		{"other profile", store.CertificateFilter{ProfileID: "prof-b"}, 0},
 		{"expires before", store.CertificateFilter{
 			ExpiresBefore: base.Add(92 * 24 * time.Hour)}, 2},
 		{"expires after", store.CertificateFilter{
