@@ -67,6 +67,10 @@ func newEnv(t *testing.T, st store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	workCtx, cancel := context.WithCancel(context.Background())
+	worked := make(chan struct{})
+	go func() { app.Work(workCtx); close(worked) }()
+	t.Cleanup(func() { cancel(); <-worked })
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 

@@ -103,6 +103,9 @@ func TestSchemasMatchWireTypes(t *testing.T) {
 		"CertificateCreated": CertificateCreated{}, "RevokeInput": RevokeInput{},
 		"CertificateVersion": CertificateVersion{}, "Job": Job{}, "CSRInput": CSRInput{},
 		"Issuer": Issuer{}, "Profile": Profile{}, "RenewalPolicy": RenewalPolicy{},
+		"ImportInput": ImportInput{}, "BulkInput": BulkInput{}, "BulkResult": BulkResult{},
+		"PKCS12Input": PKCS12Input{}, "ProfileInput": ProfileInput{},
+		"PolicyInput": PolicyInput{},
 	}
 	for name, v := range types {
 		schema, ok := s.Components.Schemas[name]

@@ -19,6 +19,10 @@ func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
 		if err != nil {
 			return err
 		}
+		if c.IssuerID == "" {
+			return &valid.Conflict{Message: fmt.Sprintf("certificate %s has no issuer; set "+
+				"issuer_id before renewing it", id)}
+		}
 		if c.Status == StatusRevoked || c.Status == StatusArchived {
 			return &valid.Conflict{Message: fmt.Sprintf("certificate %s is %s; create a new "+
 				"one instead of renewing it", id, c.Status)}

@@ -34,7 +34,7 @@ func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, stor
 	var c store.Certificate
 	var j store.Job
 	err := s.st.InTx(ctx, func(q store.Queries) error {
-		checked, p, err := s.check(ctx, q, in)
+		checked, p, err := s.check(ctx, q, in, true)
 		if err != nil {
 			return err
 		}
@@ -73,8 +73,8 @@ func nameTaken(name string) error {
 
 // check validates in against the stored issuers, profiles, policies, owners and teams, and
 // returns the certificate it describes with defaults applied, and its profile.
-func (s *Service) check(ctx context.Context, q store.Queries, in Input) (store.Certificate,
-	store.Profile, error) {
+func (s *Service) check(ctx context.Context, q store.Queries, in Input,
+	needIssuer bool) (store.Certificate, store.Profile, error) {
 	e := valid.Errors{}
 	c := store.Certificate{
 		Name: e.Text("name", in.Name, 1, 200), CommonName: e.Text("common_name", in.CommonName, 0, 253),
@@ -86,6 +86,9 @@ func (s *Service) check(ctx context.Context, q store.Queries, in Input) (store.C
 	}
 	if c.KeyMode != "agent" && c.KeyMode != "server" {
 		e.Add("key_mode", "must be agent or server")
+	}
+	if needIssuer && c.IssuerID == "" {
+		e.Add("issuer_id", "is required, e.g. iss-local")
 	}
 	if err := s.checkRefs(ctx, q, e, c); err != nil {
 		return c, store.Profile{}, err
@@ -122,9 +125,6 @@ func (s *Service) checkRefs(ctx context.Context, q store.Queries, e valid.Errors
 	}
 	for _, r := range refs {
 		if r.id == "" {
-			if r.field == "issuer_id" {
-				e.Add(r.field, "is required, e.g. iss-local")
-			}
 			continue
 		}
 		err := r.get()

@@ -4,15 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -20,7 +14,6 @@ import (
 	"time"
 
 	"certctl/app/certs"
-	"certctl/app/localca"
 	"certctl/store"
 
 	"github.com/google/go-cmp/cmp"
@@ -382,35 +375,6 @@ func TestAgentKeyMode(t *testing.T) {
 	})
 }
 
-func ecdsaKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func ed25519Key(t *testing.T) ed25519.PrivateKey {
-	t.Helper()
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// newCSR returns a PEM CSR signed by key for the common name cn and the DNS names dns.
-func newCSR(t *testing.T, key crypto.Signer, cn string, dns ...string) []byte {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: cn}, DNSNames: dns}, key)
-	if err != nil {
-		t.Fatalf("create CSR: %v", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
 func TestApproval(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.addProfile(t, "prof-approve", nil, false, "issuance")
@@ -634,79 +598,6 @@ func TestRevokeVersions(t *testing.T) {
 			})
 		}
 	})
-}
-
-// fetchCRL returns the CA's CRL after checking inter signed it.
-func fetchCRL(t *testing.T, e *env, inter *x509.Certificate) *x509.RevocationList {
-	t.Helper()
-	der, next, err := e.ca.CRL(e.ctx)
-	if err != nil {
-		t.Fatalf("CRL: %v", err)
-	}
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		t.Fatalf("parse CRL: %v", err)
-	}
-	if err := crl.CheckSignatureFrom(inter); err != nil {
-		t.Errorf("CRL signature: %v", err)
-	}
-	if !crl.NextUpdate.Equal(next) || !next.After(e.clock.Now()) {
-		t.Errorf("CRL next update: got %s (reported %s), want a time after %s",
-			crl.NextUpdate, next, e.clock.Now())
-	}
-	return crl
-}
-
-// checkCRLEntries checks that crl lists exactly the serials in want, with their reasons.
-func checkCRLEntries(t *testing.T, crl *x509.RevocationList, want map[string]int) {
-	t.Helper()
-	got := map[string]int{}
-	for _, r := range crl.RevokedCertificateEntries {
-		got[localca.SerialHex(r.SerialNumber)] = r.ReasonCode
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("CRL entries, serial to reason (-want +got):\n%s", diff)
-	}
-}
-
-// checkOCSP asks the CA about leaf and checks the signed answer.
-func checkOCSP(t *testing.T, e *env, inter, leaf *x509.Certificate, want int) {
-	t.Helper()
-	req, err := ocsp.CreateRequest(leaf, inter, nil)
-	if err != nil {
-		t.Fatalf("OCSP request: %v", err)
-	}
-	der, err := e.ca.OCSP(e.ctx, req)
-	if err != nil {
-		t.Fatalf("OCSP: %v", err)
-	}
-	resp, err := ocsp.ParseResponse(der, inter)
-	if err != nil {
-		t.Fatalf("parse OCSP response: %v", err)
-	}
-	if resp.SerialNumber.Cmp(leaf.SerialNumber) != 0 || resp.Status != want {
-		t.Errorf("OCSP answer: got status %d for serial %x, want %d for %x", resp.Status,
-			resp.SerialNumber, want, leaf.SerialNumber)
-	}
-	if want == ocsp.Revoked && resp.RevocationReason != ocsp.KeyCompromise {
-		t.Errorf("OCSP revocation reason: got %d, want %d", resp.RevocationReason,
-			ocsp.KeyCompromise)
-	}
-	if leaf.Raw == nil {
-		return
-	}
-	if _, err := ocsp.ParseResponseForCert(der, leaf, inter); err != nil {
-		t.Errorf("parse OCSP response for the leaf: %v", err)
-	}
-}
-
-func randomSerial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n.Add(n, big.NewInt(1))
 }
 
 func TestWorkWakesOnEnqueue(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 // Revoke revokes certificate id with an RFC 5280 reason name: its current version, or every
 // version not yet revoked when all is set. Pending work on the certificate is cancelled.
 func (s *Service) Revoke(ctx context.Context, id, reason string, all bool) error {
-	code, err := ca.ReasonCode(reason)
+	code, err := reasonCode(reason)
 	if err != nil {
-		return valid.Errors{"reason": err.Error()}
+		return err
 	}
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		c, err := q.GetCertificate(ctx, id)
@@ -41,6 +41,14 @@ func (s *Service) Revoke(ctx context.Context, id, reason string, all bool) error
 		return fmt.Errorf("revoke certificate %s: %w", id, err)
 	}
 	return nil
+}
+
+func reasonCode(name string) (int, error) {
+	code, err := ca.ReasonCode(name)
+	if err != nil {
+		return 0, valid.Errors{"reason": err.Error()}
+	}
+	return code, nil
 }
 
 func (s *Service) revokeVersions(ctx context.Context, q store.Queries, c store.Certificate,
