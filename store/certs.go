@@ -103,15 +103,24 @@ type CertificateVersion struct {
 // CertificateFilter narrows ListCertificates; zero values match everything. ExpiresAfter is
 // inclusive and ExpiresBefore exclusive, both on the current version's end.
 type CertificateFilter struct {
-	Status        string
-	IssuerID      string
-	OwnerID       string
-	TeamID        string
-	ProfileID     string
-	Environment   string
+	Status      string
+	IssuerID    string
+	OwnerID     string
+	TeamID      string
+	ProfileID   string
+	Environment string
+	// Search matches certificates whose name, common name or a SAN contains it, ignoring
+	// letter case.
+	Search string
+	// Sort is "name" (the default), "-name", "not_after" or "-not_after"; certificates not
+	// issued yet sort as expiring last.
+	Sort          string
 	ExpiresAfter  time.Time
 	ExpiresBefore time.Time
 }
+
+// CertificateSorts lists the values CertificateFilter.Sort takes.
+var CertificateSorts = []string{"name", "-name", "not_after", "-not_after"}
 
 // Revoked is a revoked serial as a CRL lists it.
 type Revoked struct {

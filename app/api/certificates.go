@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"certctl/app/certs"
@@ -92,8 +94,14 @@ func nonNil(s []string) []string {
 func certificateFilter(r *http.Request) (store.CertificateFilter, error) {
 	q := r.URL.Query()
 	f := store.CertificateFilter{Status: q.Get("status"), IssuerID: q.Get("issuer_id"),
-		OwnerID: q.Get("owner_id"), TeamID: q.Get("team_id"),
-		Environment: q.Get("environment")}
+		OwnerID: q.Get("owner_id"), TeamID: q.Get("team_id"), ProfileID: q.Get("profile_id"),
+		Environment: q.Get("environment"), Search: strings.TrimSpace(q.Get("q")),
+		Sort: q.Get("sort")}
+	if f.Sort != "" && !slices.Contains(store.CertificateSorts, f.Sort) {
+		msg := "must be one of " + strings.Join(store.CertificateSorts, ", ")
+		return f, &badRequest{status: http.StatusBadRequest, code: "bad_request",
+			msg: "sort " + msg, fields: map[string]string{"sort": msg}}
+	}
 	var err error
 	if f.ExpiresAfter, err = timeParam(q.Get("expires_after"), "expires_after"); err != nil {
 		return f, err

@@ -37,8 +37,15 @@ commands:
   apikey create --name N --role R
                               create an API key and print it once
   config                      print the effective configuration, secrets redacted
+  certs list|get|create|renew|revoke|export
+                              manage certificates through the API of a running server
+  jobs list                   list issuance, renewal and deployment jobs through the API
   healthcheck                 probe the local server's /health (for container checks)
   version                     print build information
+
+The certs and jobs commands call the server at CERTCTL_SERVER_URL (default
+https://localhost:8443) with the API key in CERTCTL_API_KEY; "certctl certs list -h" shows
+a command's flags.
 `
 
 // Main runs the command in env.Args and returns the process exit code.
@@ -73,6 +80,10 @@ func run(env Env) error {
 		return apikeyCmd(env, args)
 	case "config":
 		return printConfig(env, args)
+	case "certs":
+		return certsCmd(env, args)
+	case "jobs":
+		return jobsCmd(env, args)
 	case "healthcheck":
 		return healthcheck(env, args)
 	case "version":

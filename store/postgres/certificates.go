@@ -62,6 +62,9 @@ func certificateWhere(f store.CertificateFilter, args []any) (string, []any) {
 	if f.ProfileID != "" {
 		add(`profile_id = $%d`, f.ProfileID)
 	}
+	if f.Search != "" {
+		add(`search LIKE $%d ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Search))+"%")
+	}
 	if f.Environment != "" {
 		add(`environment = $%d`, f.Environment)
 	}
@@ -80,18 +83,26 @@ func certificateWhere(f store.CertificateFilter, args []any) (string, []any) {
 // ListCertificates implements store.CertificateQueries.
 func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter,
 	p store.Page) ([]store.Certificate, string, error) {
+	o, ok := certificateOrders[f.Sort]
+	if !ok {
+		return nil, "", fmt.Errorf("list certificates: unknown sort %q", f.Sort)
+	}
 	where, args := certificateWhere(f, []any{p.Limit, p.Offset})
 	if p.After != "" {
 		k, err := store.DecodeKey(p.After, 2)
 		if err != nil {
 			return nil, "", err
 		}
-		args = append(args, k[0], k[1])
-		where += fmt.Sprintf(` AND (lower(name), id) > (lower($%d), $%d)`, len(args)-1,
-			len(args))
+		pos, err := o.parse(k[0])
+		if err != nil {
+			return nil, "", err
+		}
+		args = append(args, pos, k[1])
+		where += fmt.Sprintf(` AND (%s, id) %s (%s, $%d)`, o.expr, o.after,
+			fmt.Sprintf(o.param, len(args)-1), len(args))
 	}
 	rows, err := q.db.Query(ctx, `SELECT `+certificateColumns+` FROM certificates`+where+
-		` ORDER BY lower(name), id LIMIT $1 OFFSET $2`, args...)
+		` ORDER BY `+o.expr+` `+o.dir+`, id `+o.dir+` LIMIT $1 OFFSET $2`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list certificates: %w", translate(err))
 	}
@@ -104,9 +115,53 @@ func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter
 	}
 	next := ""
 	if n := len(certs); n > 0 && n == p.Limit {
-		next = store.EncodeKey(certs[n-1].Name, certs[n-1].ID)
+		next = store.EncodeKey(o.key(certs[n-1]), certs[n-1].ID)
 	}
 	return certs, next, nil
+}
+
+// certificateOrder is one way to sort certificates: the expression, the direction, the
+// comparison that selects rows after a keyset position, the placeholder form of a
+// position, and how a row gives and a key reads back its position.
+type certificateOrder struct {
+	expr, dir, after, param string
+	key                     func(store.Certificate) string
+	parse                   func(string) (any, error)
+}
+
+// expiry sorts certificates not issued yet last.
+const expiry = `coalesce(not_after, 'infinity'::timestamptz)`
+
+var (
+	byName = certificateOrder{`lower(name)`, "ASC", ">", "lower($%d)", certName, asText}
+	byEnd  = certificateOrder{expiry, "ASC", ">", "$%d::timestamptz", certExpiry, asTime}
+)
+
+var certificateOrders = map[string]certificateOrder{
+	"": byName, "name": byName, "not_after": byEnd,
+	"-name":      {byName.expr, "DESC", "<", byName.param, certName, asText},
+	"-not_after": {byEnd.expr, "DESC", "<", byEnd.param, certExpiry, asTime},
+}
+
+func certName(c store.Certificate) string { return c.Name }
+
+func certExpiry(c store.Certificate) string {
+	if c.NotAfter.IsZero() {
+		return "infinity"
+	}
+	return c.NotAfter.UTC().Format(keyTimeFormat)
+}
+
+func asText(s string) (any, error) { return s, nil }
+
+func asTime(s string) (any, error) {
+	if s == "infinity" {
+		return s, nil
+	}
+	if _, err := parseKeyTime(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // CountCertificates implements store.CertificateQueries.
@@ -170,4 +225,8 @@ func (q queries) SetCertificateStatus(ctx context.Context, id, status string,
 		`UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3`,
 		status, at.UTC(), id)
 	return affected("set status of certificate "+id, tag, err)
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

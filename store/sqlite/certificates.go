@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"certctl/store"
 )
@@ -65,6 +66,10 @@ func certificateWhere(f store.CertificateFilter) (string, []any) {
 	if f.ProfileID != "" {
 		add(`profile_id = ?`, f.ProfileID)
 	}
+	if f.Search != "" {
+		cond, arg := searchCond(f.Search)
+		add(cond, arg)
+	}
 	if f.Environment != "" {
 		add(`environment = ?`, f.Environment)
 	}
@@ -83,18 +88,22 @@ func certificateWhere(f store.CertificateFilter) (string, []any) {
 // ListCertificates implements store.CertificateQueries.
 func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter,
 	p store.Page) ([]store.Certificate, string, error) {
+	o, ok := certificateOrders[f.Sort]
+	if !ok {
+		return nil, "", fmt.Errorf("list certificates: unknown sort %q", f.Sort)
+	}
 	where, args := certificateWhere(f)
 	if p.After != "" {
 		k, err := store.DecodeKey(p.After, 2)
 		if err != nil {
 			return nil, "", err
 		}
-		where += ` AND (lower(name), id) > (lower(?), ?)`
+		where += ` AND (` + o.expr + `, id) ` + o.after + ` (` + o.param + `, ?)`
 		args = append(args, k[0], k[1])
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := q.r.QueryContext(ctx, `SELECT `+certificateColumns+` FROM certificates`+
-		where+` ORDER BY lower(name), id LIMIT ? OFFSET ?`, args...)
+		where+` ORDER BY `+o.expr+` `+o.dir+`, id `+o.dir+` LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list certificates: %w", translate(err))
 	}
@@ -112,9 +121,38 @@ func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter
 	}
 	next := ""
 	if n := len(certs); n > 0 && n == p.Limit {
-		next = store.EncodeKey(certs[n-1].Name, certs[n-1].ID)
+		next = store.EncodeKey(o.key(certs[n-1]), certs[n-1].ID)
 	}
 	return certs, next, nil
+}
+
+// neverExpires stands in for the end of a certificate not issued yet, so it sorts last.
+const neverExpires = "9999-12-31 23:59:59.999999"
+
+// certificateOrder is one way to sort certificates: the expression, the direction, the
+// comparison that selects rows after a keyset position, and how a row gives its position.
+type certificateOrder struct {
+	expr, dir, after, param string
+	key                     func(store.Certificate) string
+}
+
+var certificateOrders = map[string]certificateOrder{
+	"":      {`lower(name)`, "ASC", ">", "lower(?)", certName},
+	"name":  {`lower(name)`, "ASC", ">", "lower(?)", certName},
+	"-name": {`lower(name)`, "DESC", "<", "lower(?)", certName},
+	"not_after": {`coalesce(not_after, '` + neverExpires + `')`, "ASC", ">", "?",
+		certExpiry},
+	"-not_after": {`coalesce(not_after, '` + neverExpires + `')`, "DESC", "<", "?",
+		certExpiry},
+}
+
+func certName(c store.Certificate) string { return c.Name }
+
+func certExpiry(c store.Certificate) string {
+	if c.NotAfter.IsZero() {
+		return neverExpires
+	}
+	return fmtTime(c.NotAfter)
 }
 
 // CountCertificates implements store.CertificateQueries.
@@ -177,4 +215,19 @@ func (q queries) SetCertificateStatus(ctx context.Context, id, status string,
 		`UPDATE certificates SET status = ?, updated_at = ? WHERE id = ?`,
 		status, fmtTime(at), id)
 	return affected("set status of certificate "+id, res, err)
+}
+
+// searchCond matches certificates containing q through the trigram index; the index needs
+// three characters, so shorter searches scan.
+func searchCond(q string) (string, any) {
+	if utf8.RuneCountInString(q) >= 3 {
+		return `id IN (SELECT id FROM certificates_search WHERE certificates_search MATCH ?)`,
+			`"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+	}
+	return `lower(name || ' ' || common_name || ' ' || sans) LIKE ? ESCAPE '\'`,
+		"%" + likeEscape(strings.ToLower(q)) + "%"
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

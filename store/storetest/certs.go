@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,6 +162,17 @@ func testCertificates(t *testing.T, h Harness) {
 		t.Errorf("update from a stale copy: got %+v; want the edit kept and version %s kept",
 			got, v2.ID)
 	}
+	renamed := got
+	renamed.Name = "Renamed-Frontend"
+	if err := s.UpdateCertificate(ctx(t), renamed); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int{"frontend": 1, "renamed-front": 1, "zzz": 0} {
+		if n, err := s.CountCertificates(ctx(t), store.CertificateFilter{Search: q}); err != nil ||
+			n != want {
+			t.Errorf("search %q after a rename: got %d, %v; want %d", q, n, err, want)
+		}
+	}
 	if err := s.SetCertificateStatus(ctx(t), c.ID, "Active", base); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +233,14 @@ func testCertificatePaging(t *testing.T, h Harness) {
 		{"issuer", store.CertificateFilter{IssuerID: "iss-a"}, 7},
 		{"profile", store.CertificateFilter{ProfileID: "prof-a"}, 7},
 		{"other profile", store.CertificateFilter{ProfileID: "prof-b"}, 0},
+		{"search name in other case", store.CertificateFilter{Search: "CERT-3"}, 1},
+		{"search SAN", store.CertificateFilter{Search: "3.example.com"}, 1},
+		{"search IP", store.CertificateFilter{Search: "10.0.0"}, 7},
+		{"search short", store.CertificateFilter{Search: "t-"}, 7},
+		{"search is not a pattern", store.CertificateFilter{Search: "%"}, 0},
+		{"search with quote", store.CertificateFilter{Search: `ce"rt`}, 0},
+		{"search and status", store.CertificateFilter{Search: "example",
+			Status: "Expiring"}, 3},
 		{"expires before", store.CertificateFilter{
 			ExpiresBefore: base.Add(92 * 24 * time.Hour)}, 2},
 		{"expires after", store.CertificateFilter{
@@ -249,5 +269,45 @@ func testCertificatePaging(t *testing.T, h Harness) {
 				t.Errorf("got %d listed, count %d, %v; want %d", len(seen), n, err, tc.want)
 			}
 		})
+	}
+	testSorts(t, s)
+}
+
+// testSorts pages through every sort order two rows at a time and checks the order, with
+// a certificate never issued sorting as expiring last.
+func testSorts(t *testing.T, s store.Store) {
+	unissued := certificate("zz-unissued")
+	if err := s.CreateCertificate(ctx(t), unissued); err != nil {
+		t.Fatal(err)
+	}
+	byName := []string{"cert-0", "cert-1", "cert-2", "cert-3", "cert-4", "cert-5", "cert-6",
+		"zz-unissued"}
+	reversed := slices.Clone(byName)
+	slices.Reverse(reversed)
+	for sort, want := range map[string][]string{"": byName, "name": byName,
+		"-name": reversed, "not_after": byName, "-not_after": reversed} {
+		var got []string
+		after := ""
+		for pages := 0; pages < 10; pages++ {
+			list, next, err := s.ListCertificates(ctx(t), store.CertificateFilter{Sort: sort},
+				store.Page{Limit: 2, After: after})
+			if err != nil {
+				t.Fatalf("sort %q: %v", sort, err)
+			}
+			for _, c := range list {
+				got = append(got, c.Name)
+			}
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("sort %q (-want +got):\n%s", sort, diff)
+		}
+	}
+	if _, _, err := s.ListCertificates(ctx(t), store.CertificateFilter{Sort: "colour"},
+		store.Page{Limit: 2}); err == nil {
+		t.Error("unknown sort: got nil error")
 	}
 }
