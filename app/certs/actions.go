@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -42,7 +43,11 @@ func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
 		if c.CurrentVersionID == "" {
 			typ = store.JobIssuance
 		}
-		j, err = s.newJob(ctx, q, c, typ, p.Approval == "always", now)
+		changed, err := s.renewalChanges(ctx, q, c, p)
+		if err != nil {
+			return err
+		}
+		j, err = s.newJob(ctx, q, c, typ, needsApproval(p, typ, changed), now)
 		if err != nil {
 			return err
 		}
@@ -80,11 +85,15 @@ func (s *Service) SubmitCSR(ctx context.Context, jobID string, csrPEM []byte) (s
 			return &valid.Conflict{Message: fmt.Sprintf("job %s is %s, not waiting for a CSR",
 				jobID, j.Status)}
 		}
-		if err := s.checkCSR(ctx, q, j, csr.PublicKey, csrNames(csr)); err != nil {
+		if err := s.checkCSR(ctx, q, j, csr); err != nil {
+			return err
+		}
+		status, err := s.afterCSR(ctx, q, j, csr)
+		if err != nil {
 			return err
 		}
 		now := store.UTC(s.now())
-		j.Status, j.CSRPEM, j.NextAttemptAt, j.UpdatedAt = store.JobPending, string(csrPEM), now, now
+		j.Status, j.CSRPEM, j.NextAttemptAt, j.UpdatedAt = status, string(csrPEM), now, now
 		if err := q.UpdateJob(ctx, j); err != nil {
 			return err
 		}
@@ -98,8 +107,34 @@ func (s *Service) SubmitCSR(ctx context.Context, jobID string, csrPEM []byte) (s
 	return j, nil
 }
 
-func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job, pub any,
-	names Names) error {
+// afterCSR is the status a job takes once its CSR is in: Pending, or AwaitingApproval for a
+// renewal whose new key type the profile wants approved.
+func (s *Service) afterCSR(ctx context.Context, q store.Queries, j store.Job,
+	csr *x509.CertificateRequest) (string, error) {
+	c, err := q.GetCertificate(ctx, j.CertificateID)
+	if err != nil || j.Type != store.JobRenewal || j.ApprovedBy != "" ||
+		c.CurrentVersionID == "" {
+		return store.JobPending, err
+	}
+	p, err := q.GetProfile(ctx, c.ProfileID)
+	if err != nil {
+		return "", err
+	}
+	v, err := q.GetVersion(ctx, c.CurrentVersionID)
+	if err != nil {
+		return "", err
+	}
+	if p.Approval == "issuance" && keyTypeChanged(csr, v) {
+		return store.JobAwaitingApproval, nil
+	}
+	return store.JobPending, nil
+}
+
+// checkCSR refuses a CSR whose key type or requested names, the common name included, the
+// certificate's profile does not allow. Issuance uses the certificate's own names; the CSR's
+// are checked so that an agent asking for more is told so instead of silently ignored.
+func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job,
+	csr *x509.CertificateRequest) error {
 	c, err := q.GetCertificate(ctx, j.CertificateID)
 	if err != nil {
 		return err
@@ -109,14 +144,31 @@ func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job, pu
 		return err
 	}
 	e := valid.Errors{}
-	spec, _, err := ca.KeySpecOf(pub)
+	spec, _, err := ca.KeySpecOf(csr.PublicKey)
 	if err != nil {
 		e.Add("csr", err.Error())
 	} else {
 		CheckKey(e, "csr", p, spec)
 	}
-	if !names.Empty() {
+	names, err := ParseNames(csr.Subject.CommonName, csrSANs(csr))
+	switch {
+	case err != nil:
+		e.Add("csr", err.Error())
+	case !names.Empty():
 		CheckNames(e, "csr", p, names)
 	}
 	return e.Err()
+}
+
+// csrSANs are the alternative names a CSR asks for, as plain strings.
+func csrSANs(csr *x509.CertificateRequest) []string {
+	out := append([]string(nil), csr.DNSNames...)
+	for _, ip := range csr.IPAddresses {
+		out = append(out, ip.String())
+	}
+	out = append(out, csr.EmailAddresses...)
+	for _, u := range csr.URIs {
+		out = append(out, u.String())
+	}
+	return out
 }

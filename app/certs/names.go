@@ -52,7 +52,7 @@ func (n *Names) add(s string) error {
 		}
 	case strings.Contains(s, "://") || strings.HasPrefix(s, "urn:"):
 		u, err := url.Parse(s)
-		if err != nil || u.Scheme == "" {
+		if err != nil || u.Scheme == "" || u.Host == "" && u.Opaque == "" && u.Path == "" {
 			return fmt.Errorf("%q is not a valid URI", s)
 		}
 		if !slices.ContainsFunc(n.URIs, func(x *url.URL) bool { return x.String() == s }) {

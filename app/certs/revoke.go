@@ -2,7 +2,6 @@ package certs
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -122,10 +121,4 @@ func (s *Service) refreshStatus(ctx context.Context, q store.Queries, id string)
 		return q.SetCertificateStatus(ctx, id, status, store.UTC(s.now()))
 	}
 	return nil
-}
-
-// csrNames are the names a CSR asks for.
-func csrNames(csr *x509.CertificateRequest) Names {
-	return Names{CommonName: csr.Subject.CommonName, DNS: csr.DNSNames, IPs: csr.IPAddresses,
-		Emails: csr.EmailAddresses, URIs: csr.URIs}
 }

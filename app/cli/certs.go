@@ -84,20 +84,34 @@ func certsList(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *expires != "" {
-		t, err := time.Parse(time.RFC3339, *expires)
-		if err != nil {
-			return c.usageErr(fmt.Sprintf("--expires-before %q is not an RFC 3339 time such "+
-				"as 2030-01-02T15:04:05Z", *expires))
-		}
-		query.Set("expires_before", t.UTC().Format(time.RFC3339))
+	if err := setTime(c, query, "expires_before", *expires); err != nil {
+		return err
 	}
+	setFilters(query, filter)
+	return listAndPrint(env, "/api/v1/certificates", query, *paging.all, out, certTable)
+}
+
+// setTime adds the RFC 3339 time raw, when set, to query as name, in UTC.
+func setTime(c *command, query url.Values, name, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return c.usageErr(fmt.Sprintf("--%s %q is not an RFC 3339 time such as "+
+			"2030-01-02T15:04:05Z", strings.ReplaceAll(name, "_", "-"), raw))
+	}
+	query.Set(name, t.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// setFilters adds the filters that are set to query.
+func setFilters(query url.Values, filter map[string]*string) {
 	for name, v := range filter {
 		if *v != "" {
 			query.Set(name, *v)
 		}
 	}
-	return listAndPrint(env, "/api/v1/certificates", query, *paging.all, out, certTable)
 }
 
 // listAndPrint fetches a list and prints it as JSON or through table, with a note on

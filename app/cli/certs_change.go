@@ -47,9 +47,9 @@ func certsCreate(env Env, args []string) error {
 	final, err := cl.waitCert(ctx, created.ID, created.JobID)
 	if final.ID != "" {
 		created.Certificate = final
-		if perr := printCreated(env.Stdout, created, out); perr != nil {
-			return perr
-		}
+	}
+	if perr := printCreated(env.Stdout, created, out); perr != nil {
+		return perr
 	}
 	return err
 }
@@ -60,7 +60,7 @@ func createFlags(c *command) (*api.CertificateInput, *choice) {
 	c.fs.StringVar(&in.Name, "name", "", "name of the certificate, unique (required)")
 	c.fs.StringVar(&in.IssuerID, "issuer", "", "issuer ID, e.g. iss-local (required)")
 	c.fs.StringVar(&in.CommonName, "cn", "", "subject common name")
-	c.fs.Var((*stringList)(&in.SANs), "san", "subject alternative name: DNS name, IP "+
+	c.fs.Var((*stringList)(&in.SANs), "san", "subject alternative `name`: DNS name, IP "+
 		"address, e-mail address or URI (repeatable)")
 	c.fs.StringVar(&in.ProfileID, "profile", "", "profile ID (default: the server's)")
 	c.fs.StringVar(&in.RenewalPolicyID, "policy", "", "renewal policy ID (default: the "+
@@ -68,9 +68,9 @@ func createFlags(c *command) (*api.CertificateInput, *choice) {
 	c.fs.StringVar(&in.OwnerID, "owner", "", "owner ID")
 	c.fs.StringVar(&in.TeamID, "team", "", "team ID")
 	c.fs.StringVar(&in.Environment, "environment", "", "environment, e.g. production")
-	c.fs.Var((*stringList)(&in.Tags), "tag", "tag (repeatable)")
+	c.fs.Var((*stringList)(&in.Tags), "tag", "a `tag` (repeatable)")
 	keyMode := &choice{allowed: []string{"agent", "server"}}
-	c.fs.Var(keyMode, "key-mode", "where the private key is made: agent or server "+
+	c.fs.Var(keyMode, "key-mode", "where the private key is made, `mode` agent or server "+
 		"(default: the server's CERTCTL_KEYGEN_MODE)")
 	return in, keyMode
 }
@@ -115,11 +115,16 @@ func certsRenew(env Env, args []string) error {
 		return printJob(env.Stdout, raw, job, out)
 	}
 	final, err := cl.waitCert(ctx, id, job.ID)
-	if final.ID != "" {
-		created := api.CertificateCreated{Certificate: final, JobID: job.ID}
-		if perr := printCreated(env.Stdout, created, out); perr != nil {
+	if final.ID == "" {
+		// The certificate could not be read again: at least say which job runs.
+		if perr := printJob(env.Stdout, raw, job, out); perr != nil {
 			return perr
 		}
+		return err
+	}
+	created := api.CertificateCreated{Certificate: final, JobID: job.ID}
+	if perr := printCreated(env.Stdout, created, out); perr != nil {
+		return perr
 	}
 	return err
 }

@@ -138,8 +138,7 @@ func clientTLS(env Env) (*tls.Config, error) {
 
 // apiError is an error answer from the server.
 type apiError struct {
-	status int
-	body   api.Error
+	body api.Error
 }
 
 // Error reads "<message> (<code>, request <id>)", then one line per field problem.
@@ -166,8 +165,13 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 		return nil, err
 	}
 	resp, err := c.http.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error repeats the method and the whole URL with the query; the path is enough.
+		err = ue.Err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -210,7 +214,7 @@ func (c *client) request(ctx context.Context, method, path string, query url.Val
 // answerError turns an error answer into an *apiError. An answer that is not the API's
 // error shape (a proxy's page, say) still names the status and request.
 func answerError(resp *http.Response, body []byte) error {
-	e := &apiError{status: resp.StatusCode}
+	e := &apiError{}
 	if err := json.Unmarshal(body, &e.body); err != nil || e.body.Error == "" {
 		e.body = api.Error{Error: strings.ToLower(strings.ReplaceAll(
 			http.StatusText(resp.StatusCode), " ", "_")),

@@ -37,11 +37,7 @@ func jobsList(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for name, v := range filter {
-		if *v != "" {
-			query.Set(name, *v)
-		}
-	}
+	setFilters(query, filter)
 	return listAndPrint(env, "/api/v1/jobs", query, *paging.all, out, jobTable)
 }
 

@@ -124,7 +124,7 @@ func (c *choice) Set(v string) error {
 // outputFlag adds --output table|json to c.
 func (c *command) outputFlag() *choice {
 	out := &choice{value: "table", allowed: []string{"table", "json"}}
-	c.fs.Var(out, "output", "table for people or json for scripts")
+	c.fs.Var(out, "output", "output `format`: table for people, json for scripts")
 	return out
 }
 
