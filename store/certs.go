@@ -122,11 +122,13 @@ type CertificateFilter struct {
 // CertificateSorts lists the values CertificateFilter.Sort takes.
 var CertificateSorts = []string{"name", "-name", "not_after", "-not_after"}
 
-// Revoked is a revoked serial as a CRL lists it.
+// Revoked is a revoked serial as a CRL lists it, with the certificate, so that a CA with
+// several issuing certificates can tell which of them signed it.
 type Revoked struct {
 	Serial    string
 	RevokedAt time.Time
 	Reason    int
+	CertPEM   string
 }
 
 // CertificateQueries reads and writes certificates and their versions.

@@ -167,3 +167,19 @@ func subjectPublicKeyBits(spki []byte) ([]byte, error) {
 	}
 	return info.PublicKey.RightAlign(), nil
 }
+
+// OCSPIssuer returns the index of the certificate in candidates that a DER OCSP request
+// names as the issuer, or -1 when it names none of them or does not parse. A CA with more
+// than one issuing certificate, during a rollover, uses it to answer with the right one.
+func OCSPIssuer(der []byte, candidates []*x509.Certificate) int {
+	req, err := ocsp.ParseRequest(der)
+	if err != nil {
+		return -1
+	}
+	for i, c := range candidates {
+		if issuedBy(req, c) {
+			return i
+		}
+	}
+	return -1
+}

@@ -137,8 +137,10 @@ func checkPKIURLs(t *testing.T, leaf *x509.Certificate) {
 		{"CA issuers", leaf.IssuingCertificateURL, base + "ca/iss-local"},
 	}
 	for _, tc := range tests {
-		if diff := cmp.Diff([]string{tc.want}, tc.got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		// The CRL URL goes on to name the issuing CA, so each leaf finds the CRL its own
+		// intermediate signs after a rollover.
+		if len(tc.got) != 1 || !strings.HasPrefix(tc.got[0], tc.want) {
+			t.Errorf("%s: got %v, want one URL starting %s", tc.name, tc.got, tc.want)
 		}
 	}
 }

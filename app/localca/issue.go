@@ -22,15 +22,18 @@ func (c *CA) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certificate, []
 	if err != nil {
 		return nil, nil, err
 	}
+	issuing := s.newest()
 	base := strings.TrimRight(c.set.PublicURL, "/")
-	r.CRLURL = base + CRLPath + IssuerID
+	// The CRL URL names the signer, so that after a rollover each leaf still points at the
+	// CRL its own issuing CA signs.
+	r.CRLURL = base + CRLPath + IssuerID + "/" + issuing.id
 	r.OCSPURL = base + OCSPPath + IssuerID
 	r.IssuerURL = base + CAPath + IssuerID
-	cert, err := s.issuing.Issue(r)
+	cert, err := issuing.auth.Issue(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	chain := append([]*x509.Certificate{s.issuing.Cert}, s.issuing.Chain...)
+	chain := append([]*x509.Certificate{issuing.auth.Cert}, issuing.auth.Chain...)
 	return cert, ca.PEM(chain...), nil
 }
 
@@ -38,5 +41,5 @@ func (c *CA) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certificate, []
 // cannot be read.
 func (c *CA) Issued(leaf *x509.Certificate) bool {
 	s, err := c.current(context.Background())
-	return err == nil && leaf.CheckSignatureFrom(s.issuing.Cert) == nil
+	return err == nil && leaf.CheckSignatureFrom(s.newest().auth.Cert) == nil
 }

@@ -32,11 +32,11 @@ func (c *CA) issuing(ctx context.Context, q store.Queries) (*ca.Authority, error
 
 // load reads and unseals everything the CA signs with.
 func (c *CA) load(ctx context.Context) (*state, error) {
-	issuing, err := c.issuing(ctx, c.st)
+	signers, err := c.signers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	published, err := c.publishedChain(ctx, issuing)
+	published, err := c.publishedChain(ctx, signers[0].auth)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,37 @@ func (c *CA) load(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{issuing: issuing, published: published, responder: responder}, nil
+	return &state{signers: signers, published: published, responder: responder}, nil
+}
+
+// signers unseals every issuing CA still valid, newest first.
+func (c *CA) signers(ctx context.Context) ([]signer, error) {
+	if c.subCA() {
+		a, err := c.issuing(ctx, c.st)
+		if err != nil {
+			return nil, err
+		}
+		return []signer{{id: "sub", auth: a}}, nil
+	}
+	list, err := c.st.ListCACerts(ctx, IssuerID, "intermediate")
+	if err != nil {
+		return nil, err
+	}
+	var out []signer
+	for i, cc := range list {
+		if i > 0 && c.now().After(cc.NotAfter) {
+			continue
+		}
+		a, err := c.open(cc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, signer{id: cc.ID, auth: a})
+	}
+	if len(out) == 0 {
+		return nil, ErrNotReady
+	}
+	return out, nil
 }
 
 // publishedChain is what /.well-known/pki/ca serves: every intermediate still valid, newest

@@ -43,22 +43,35 @@ type CA struct {
 	now func() time.Time
 
 	mu     sync.Mutex
-	loaded *state // nil until loaded, and again whenever the CA's rows change
-	crl    crlCache
+	loaded *state              // nil until loaded, and again whenever the CA's rows change
+	crls   map[string]crlCache // by signer ID
 }
 
 // state is what the CA signs with, decrypted.
 type state struct {
-	version   int64               // the issuers change counter it was loaded at
-	issuing   *ca.Authority       // signs leaves and CRLs
+	version int64 // the issuers change counter it was loaded at
+	// signers are the issuing CAs still valid, newest first. The newest issues new leaves;
+	// older ones, during an intermediate rollover, still sign CRLs and OCSP answers for the
+	// leaves they issued.
+	signers   []signer
 	published []*x509.Certificate // every valid intermediate, then the root
-	responder *ca.Authority       // signs OCSP answers
+	responder *ca.Authority       // answers OCSP for the newest signer
 }
+
+// signer is one issuing CA, named by its CA certificate row (or "sub" in sub-CA mode).
+type signer struct {
+	id   string
+	auth *ca.Authority
+}
+
+// newest is the signer that issues new leaves.
+func (s *state) newest() signer { return s.signers[0] }
 
 // New returns the local CA; call Ensure before anything else.
 func New(st store.Store, key secret.Key, set Settings, now func() time.Time,
 	log *slog.Logger) *CA {
-	return &CA{st: st, key: key, set: set, now: now, log: log.With("component", "localca")}
+	return &CA{st: st, key: key, set: set, now: now, log: log.With("component", "localca"),
+		crls: map[string]crlCache{}}
 }
 
 // ErrNotReady reports a CA used before Ensure made it.

@@ -318,7 +318,35 @@ func TestRollover(t *testing.T) {
 		}
 		verify(t, after, chain, clk.Now())
 		checkOCSPSigned(t, c, after, afterChain[0])
+		// A leaf of the old intermediate still gets OCSP answers and a CRL its own
+		// intermediate signed, at the URL written into it.
+		checkOCSPSigned(t, c, before, oldInter)
+		for leaf, issuer := range map[*x509.Certificate]*x509.Certificate{before: oldInter,
+			after: afterChain[0]} {
+			checkCRLOfLeaf(t, c, leaf, issuer)
+		}
 	})
+}
+
+// checkCRLOfLeaf fetches the CRL named by leaf's distribution point and checks that issuer
+// signed it.
+func checkCRLOfLeaf(t *testing.T, c *localca.CA, leaf, issuer *x509.Certificate) {
+	t.Helper()
+	if len(leaf.CRLDistributionPoints) != 1 {
+		t.Fatalf("CRL distribution points: %v", leaf.CRLDistributionPoints)
+	}
+	url := leaf.CRLDistributionPoints[0]
+	der, _, err := c.CRLOf(t.Context(), url[strings.LastIndex(url, "/")+1:])
+	if err != nil {
+		t.Fatalf("CRL at %s: %v", url, err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		t.Errorf("CRL at %s: not signed by %q: %v", url, issuer.Subject, err)
+	}
 }
 
 // checkOCSPSigned checks that the CA answers about leaf with a response signed for issuer.

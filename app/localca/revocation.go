@@ -2,6 +2,7 @@ package localca
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/big"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"certctl/app/ca"
+	"certctl/app/pki"
 	"certctl/store"
 
 	"golang.org/x/crypto/ocsp"
@@ -28,41 +30,72 @@ type crlCache struct {
 	nextUpdate time.Time
 }
 
-// CRL returns the current CRL, DER, and its nextUpdate. It is made anew after every
-// revocation (any change to certificates), and when the cached one is near its nextUpdate.
+// CRL returns the CRL of the CA that issues now, DER, and its nextUpdate.
 func (c *CA) CRL(ctx context.Context) ([]byte, time.Time, error) {
+	return c.CRLOf(ctx, "")
+}
+
+// ErrUnknownSigner reports a CRL asked for by an issuing CA that is not, or no longer,
+// valid. It matches pki.ErrUnknownCA, which the PKI endpoints answer with 404.
+var ErrUnknownSigner = fmt.Errorf("no valid issuing CA has this ID: %w", pki.ErrUnknownCA)
+
+// CRLOf returns the CRL signed by the issuing CA with the given ID ("" for the newest):
+// the revoked, unexpired certificates that CA issued. It is made anew after every
+// revocation (any change to certificates), and when the cached one nears its nextUpdate.
+func (c *CA) CRLOf(ctx context.Context, signerID string) ([]byte, time.Time, error) {
 	v, err := c.st.ChangeVersion(ctx, store.AreaCertificates)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	now := c.now()
-	c.mu.Lock()
-	cached := c.crl
-	c.mu.Unlock()
-	if cached.der != nil && cached.version == v && now.Before(cached.nextUpdate.Add(-crlRefresh)) {
-		return cached.der, cached.nextUpdate, nil
-	}
-	der, next, err := c.makeCRL(ctx, now)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	c.mu.Lock()
-	c.crl = crlCache{version: v, der: der, nextUpdate: next}
-	c.mu.Unlock()
-	return der, next, nil
-}
-
-func (c *CA) makeCRL(ctx context.Context, now time.Time) ([]byte, time.Time, error) {
 	s, err := c.current(ctx)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	sg, ok := s.signer(signerID)
+	if !ok {
+		return nil, time.Time{}, ErrUnknownSigner
+	}
+	now := c.now()
+	c.mu.Lock()
+	cached := c.crls[sg.id]
+	c.mu.Unlock()
+	if cached.der != nil && cached.version == v && now.Before(cached.nextUpdate.Add(-crlRefresh)) {
+		return cached.der, cached.nextUpdate, nil
+	}
+	der, next, err := c.makeCRL(ctx, sg, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	c.mu.Lock()
+	c.crls[sg.id] = crlCache{version: v, der: der, nextUpdate: next}
+	c.mu.Unlock()
+	return der, next, nil
+}
+
+// signer finds a valid issuing CA by ID; "" is the newest.
+func (s *state) signer(id string) (signer, bool) {
+	if id == "" {
+		return s.newest(), true
+	}
+	for _, sg := range s.signers {
+		if sg.id == id {
+			return sg, true
+		}
+	}
+	return signer{}, false
+}
+
+func (c *CA) makeCRL(ctx context.Context, sg signer, now time.Time) ([]byte, time.Time,
+	error) {
 	rows, err := c.st.ListRevoked(ctx, IssuerID, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	revoked := make([]ca.Revoked, 0, len(rows))
+	var revoked []ca.Revoked
 	for _, r := range rows {
+		if !signedBy(r.CertPEM, sg.auth.Cert) {
+			continue
+		}
 		serial, ok := new(big.Int).SetString(r.Serial, 16)
 		if !ok {
 			return nil, time.Time{}, fmt.Errorf("stored serial %q is not hex", r.Serial)
@@ -75,11 +108,17 @@ func (c *CA) makeCRL(ctx context.Context, now time.Time) ([]byte, time.Time, err
 		return nil, time.Time{}, err
 	}
 	next := now.Add(crlValidity)
-	der, err := s.issuing.CRL(revoked, number, now, next)
+	der, err := sg.auth.CRL(revoked, number, now, next)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("sign CRL: %w", err)
 	}
 	return der, next, nil
+}
+
+// signedBy reports whether the PEM certificate was issued by issuer.
+func signedBy(certPEM string, issuer *x509.Certificate) bool {
+	certs, err := parseCerts([]byte(certPEM))
+	return err == nil && certs[0].CheckSignatureFrom(issuer) == nil
 }
 
 // nextCRLNumber counts CRLs in the database, so numbers grow across restarts and replicas.
@@ -109,6 +148,17 @@ func (c *CA) OCSP(ctx context.Context, der []byte) ([]byte, error) {
 	if err != nil {
 		return ocsp.InternalErrorErrorResponse, err
 	}
+	// The newest issuing CA answers through its delegated responder; an older one, during a
+	// rollover, signs answers about its own leaves itself. A request naming none of them
+	// gets the unauthorized answer from the newest.
+	issuing, responder := s.newest().auth, s.responder
+	certs := make([]*x509.Certificate, len(s.signers))
+	for i, sg := range s.signers {
+		certs[i] = sg.auth.Cert
+	}
+	if i := ca.OCSPIssuer(der, certs); i > 0 {
+		issuing, responder = s.signers[i].auth, s.signers[i].auth
+	}
 	lookup := func(serial *big.Int) (ca.OCSPStatus, error) {
 		v, err := c.st.GetVersionBySerial(ctx, IssuerID, SerialHex(serial))
 		switch {
@@ -122,7 +172,7 @@ func (c *CA) OCSP(ctx context.Context, der []byte) ([]byte, error) {
 		}
 		return ca.OCSPStatus{Status: ocsp.Good}, nil
 	}
-	return ca.Respond(s.issuing.Cert, s.responder, der, lookup, c.now(), ocspValidity)
+	return ca.Respond(issuing.Cert, responder, der, lookup, c.now(), ocspValidity)
 }
 
 // SerialHex is how the store writes serial numbers: lower-case hex without leading zeros.

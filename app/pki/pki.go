@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,11 +25,15 @@ import (
 type Authority interface {
 	// ChainPEM returns the issuing chain up to and including the root.
 	ChainPEM(ctx context.Context) ([]byte, error)
-	// CRL returns the current CRL, DER, and its nextUpdate.
-	CRL(ctx context.Context) ([]byte, time.Time, error)
+	// CRLOf returns the CRL, DER, and its nextUpdate, signed by the issuing CA with the
+	// given ID, or by the newest one for "". An unknown ID matches ErrUnknownCA.
+	CRLOf(ctx context.Context, caID string) ([]byte, time.Time, error)
 	// OCSP answers a DER request; the bytes are a response to send even when err is set.
 	OCSP(ctx context.Context, der []byte) ([]byte, error)
 }
+
+// ErrUnknownCA is what an Authority returns for a CRL of an issuing CA it does not have.
+var ErrUnknownCA = errors.New("unknown issuing CA")
 
 // maxOCSPRequest bounds an OCSP request body; real ones are a few hundred bytes.
 const maxOCSPRequest = 8 << 10
@@ -49,6 +54,7 @@ func New(issuers map[string]Authority, now func() time.Time, log *slog.Logger) *
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/pki/ca/{issuer}", h.chain)
 	mux.HandleFunc("GET /.well-known/pki/crl/{issuer}", h.crl)
+	mux.HandleFunc("GET /.well-known/pki/crl/{issuer}/{ca}", h.crl)
 	mux.HandleFunc("POST /.well-known/pki/ocsp/{issuer}", h.ocspPost)
 	mux.HandleFunc("GET /.well-known/pki/ocsp/{issuer}/{request...}", h.ocspGet)
 }
@@ -84,7 +90,12 @@ func (h *Handler) crl(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	der, next, err := a.CRL(r.Context())
+	der, next, err := a.CRLOf(r.Context(), r.PathValue("ca"))
+	if errors.Is(err, ErrUnknownCA) {
+		http.Error(w, "no valid issuing CA "+r.PathValue("ca")+" of issuer "+
+			r.PathValue("issuer"), http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		h.failed(w, r, "serve CRL", err)
 		return

@@ -100,7 +100,7 @@ func (q queries) RevokeVersion(ctx context.Context, id string, at time.Time,
 func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	now time.Time) ([]store.Revoked, error) {
 	rows, err := q.db.Query(ctx,
-		`SELECT serial, revoked_at, revoke_reason FROM certificate_versions
+		`SELECT serial, revoked_at, revoke_reason, cert_pem FROM certificate_versions
 		 WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after > $2
 		 ORDER BY revoked_at, serial`, issuerID, now.UTC())
 	if err != nil {
@@ -108,7 +108,7 @@ func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	}
 	revoked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Revoked, error) {
 		var rv store.Revoked
-		err := r.Scan(&rv.Serial, &rv.RevokedAt, &rv.Reason)
+		err := r.Scan(&rv.Serial, &rv.RevokedAt, &rv.Reason, &rv.CertPEM)
 		rv.RevokedAt = rv.RevokedAt.UTC()
 		return rv, err
 	})

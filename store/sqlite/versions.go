@@ -122,7 +122,7 @@ func (q queries) RevokeVersion(ctx context.Context, id string, at time.Time,
 func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	now time.Time) ([]store.Revoked, error) {
 	rows, err := q.r.QueryContext(ctx,
-		`SELECT serial, revoked_at, revoke_reason FROM certificate_versions
+		`SELECT serial, revoked_at, revoke_reason, cert_pem FROM certificate_versions
 		 WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ?
 		 ORDER BY revoked_at, serial`, issuerID, fmtTime(now))
 	if err != nil {
@@ -133,7 +133,7 @@ func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	for rows.Next() {
 		var r store.Revoked
 		var at string
-		if err := rows.Scan(&r.Serial, &at, &r.Reason); err != nil {
+		if err := rows.Scan(&r.Serial, &at, &r.Reason, &r.CertPEM); err != nil {
 			return nil, fmt.Errorf("list revoked of %s: %w", issuerID, translate(err))
 		}
 		if r.RevokedAt, err = parseTime(at); err != nil {

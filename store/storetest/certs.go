@@ -195,7 +195,7 @@ func testRevocation(t *testing.T, s store.Store, v1, v2 store.CertificateVersion
 		t.Errorf("revoked version: got %v reason %d", got.RevokedAt, got.RevokeReason)
 	}
 	revoked, err := s.ListRevoked(ctx(t), "iss-a", base)
-	want := []store.Revoked{{Serial: "0a01", RevokedAt: at, Reason: 1}}
+	want := []store.Revoked{{Serial: "0a01", RevokedAt: at, Reason: 1, CertPEM: v1.CertPEM}}
 	if diff := cmp.Diff(want, revoked); err != nil || diff != "" {
 		t.Errorf("revoked list: %v (-want +got):\n%s", err, diff)
 	}
