@@ -119,6 +119,12 @@ type CertificateFilter struct {
 	ExpiresBefore time.Time
 }
 
+// SealedKey is a server-held private key as stored: sealed to its version.
+type SealedKey struct {
+	VersionID string
+	Sealed    []byte
+}
+
 // CertificateSorts lists the values CertificateFilter.Sort takes.
 var CertificateSorts = []string{"name", "-name", "not_after", "-not_after"}
 
@@ -155,6 +161,11 @@ type CertificateQueries interface {
 	GetVersionBySerial(ctx context.Context, issuerID, serial string) (CertificateVersion, error)
 	// RevokeVersion marks a version revoked; ErrNotFound when missing or already revoked.
 	RevokeVersion(ctx context.Context, id string, at time.Time, reason int) error
+	// ListSealedKeys returns the ID and sealed key of every version whose key the server
+	// holds, for re-encryption under a new key.
+	ListSealedKeys(ctx context.Context) ([]SealedKey, error)
+	// ResealVersion replaces the sealed key of version id.
+	ResealVersion(ctx context.Context, id string, sealed []byte) error
 	// ListRevoked returns every revoked serial of issuer that has not yet expired at now.
 	ListRevoked(ctx context.Context, issuerID string, now time.Time) ([]Revoked, error)
 }

@@ -8,6 +8,7 @@ import (
 
 	"certctl/app/audit"
 	"certctl/app/ca"
+	"certctl/app/secret"
 	"certctl/app/valid"
 	"certctl/store"
 
@@ -87,4 +88,23 @@ func parsePEMCerts(text string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("stored version has no certificate")
 	}
 	return out, nil
+}
+
+// Reseal re-encrypts every server-held private key from old to new, for key rotation; it
+// returns how many it moved.
+func Reseal(ctx context.Context, q store.Queries, old, new secret.Key) (int, error) {
+	keys, err := q.ListSealedKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i, k := range keys {
+		der, err := old.Open(k.Sealed, versionAAD(k.VersionID))
+		if err != nil {
+			return i, fmt.Errorf("unseal key of version %s: %w", k.VersionID, err)
+		}
+		if err := q.ResealVersion(ctx, k.VersionID, new.Seal(der, versionAAD(k.VersionID))); err != nil {
+			return i, err
+		}
+	}
+	return len(keys), nil
 }

@@ -37,6 +37,8 @@ commands:
   apikey create --name N --role R
                               create an API key and print it once
   config                      print the effective configuration, secrets redacted
+  rotate-key [--new-key-file FILE]
+                              re-encrypt keys at rest under a new key (servers stopped)
   certs list|get|create|renew|revoke|export
                               manage certificates through the API of a running server
   jobs list                   list issuance, renewal and deployment jobs through the API
@@ -80,6 +82,8 @@ func run(env Env) error {
 		return apikeyCmd(env, args)
 	case "config":
 		return printConfig(env, args)
+	case "rotate-key":
+		return rotateKey(env, args)
 	case "certs":
 		return certsCmd(env, args)
 	case "jobs":

@@ -106,3 +106,20 @@ func fromFile(path string, log *slog.Logger) (secret.Key, error) {
 		"up with the database, which is useless without it", "path", path)
 	return k, nil
 }
+
+// Replace writes key into the key file of dataDir, keeping the key it replaces beside it as
+// FileName + ".previous" for restoring backups made before the change.
+func Replace(dataDir string, key secret.Key) error {
+	path := filepath.Join(dataDir, FileName)
+	if err := os.Rename(path, path+".previous"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keep the previous key: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(key.Hex()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write encryption key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write encryption key: %w", err)
+	}
+	return nil
+}

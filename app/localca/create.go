@@ -10,6 +10,7 @@ import (
 
 	"certctl/app/audit"
 	"certctl/app/ca"
+	"certctl/app/secret"
 	"certctl/store"
 )
 
@@ -145,4 +146,27 @@ func parseCerts(text []byte) ([]*x509.Certificate, error) {
 		return nil, errors.New("no certificate in PEM")
 	}
 	return certs, nil
+}
+
+// Reseal re-encrypts the keys of every local CA certificate from old to new, for key
+// rotation; it returns how many it moved.
+func Reseal(ctx context.Context, q store.Queries, old, new secret.Key) (int, error) {
+	n := 0
+	for _, kind := range []string{"root", "intermediate", "ocsp"} {
+		list, err := q.ListCACerts(ctx, IssuerID, kind)
+		if err != nil {
+			return n, err
+		}
+		for _, cc := range list {
+			der, err := old.Open(cc.KeySealed, aad(cc.ID))
+			if err != nil {
+				return n, fmt.Errorf("unseal key of CA certificate %s: %w", cc.ID, err)
+			}
+			if err := q.ResealCACert(ctx, cc.ID, new.Seal(der, aad(cc.ID))); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }

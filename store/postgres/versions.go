@@ -117,3 +117,30 @@ func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	}
 	return revoked, nil
 }
+
+// ListSealedKeys implements store.CertificateQueries.
+func (q queries) ListSealedKeys(ctx context.Context) ([]store.SealedKey, error) {
+	rows, err := q.db.Query(ctx,
+		`SELECT id, key_sealed FROM certificate_versions WHERE key_sealed IS NOT NULL
+		 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list sealed keys: %w", translate(err))
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.SealedKey, error) {
+		var k store.SealedKey
+		err := r.Scan(&k.VersionID, &k.Sealed)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sealed keys: %w", translate(err))
+	}
+	return keys, nil
+}
+
+// ResealVersion implements store.CertificateQueries.
+func (q queries) ResealVersion(ctx context.Context, id string, sealed []byte) error {
+	tag, err := q.db.Exec(ctx,
+		`UPDATE certificate_versions SET key_sealed = $1 WHERE id = $2 AND key_sealed IS NOT NULL`,
+		sealed, id)
+	return affected("reseal version "+id, tag, err)
+}

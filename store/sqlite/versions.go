@@ -146,3 +146,34 @@ func (q queries) ListRevoked(ctx context.Context, issuerID string,
 	}
 	return revoked, nil
 }
+
+// ListSealedKeys implements store.CertificateQueries.
+func (q queries) ListSealedKeys(ctx context.Context) ([]store.SealedKey, error) {
+	rows, err := q.r.QueryContext(ctx,
+		`SELECT id, key_sealed FROM certificate_versions WHERE key_sealed IS NOT NULL
+		 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list sealed keys: %w", translate(err))
+	}
+	defer rows.Close()
+	var keys []store.SealedKey
+	for rows.Next() {
+		var k store.SealedKey
+		if err := rows.Scan(&k.VersionID, &k.Sealed); err != nil {
+			return nil, fmt.Errorf("list sealed keys: %w", translate(err))
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sealed keys: %w", translate(err))
+	}
+	return keys, nil
+}
+
+// ResealVersion implements store.CertificateQueries.
+func (q queries) ResealVersion(ctx context.Context, id string, sealed []byte) error {
+	res, err := q.w.ExecContext(ctx,
+		`UPDATE certificate_versions SET key_sealed = ? WHERE id = ? AND key_sealed IS NOT NULL`,
+		sealed, id)
+	return affected("reseal version "+id, res, err)
+}

@@ -151,6 +151,21 @@ func testCertificates(t *testing.T, h Harness) {
 		t.Errorf("duplicate serial for one issuer: got %v, want ErrConflict", err)
 	}
 
+	sealed, err := s.ListSealedKeys(ctx(t))
+	if err != nil || len(sealed) != 2 {
+		t.Fatalf("sealed keys: got %v, %v; want both versions", sealed, err)
+	}
+	if err := s.ResealVersion(ctx(t), v1.ID, []byte{8, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetVersion(ctx(t), v1.ID); string(got.KeySealed) != "\x08\x08" {
+		t.Errorf("resealed key: got %v", got.KeySealed)
+	}
+	if err := s.ResealVersion(ctx(t), "ver-missing", []byte{1}); !errors.Is(err,
+		store.ErrNotFound) {
+		t.Errorf("reseal a missing version: got %v, want ErrNotFound", err)
+	}
+	v1.KeySealed = []byte{8, 8}
 	stale := c // read before the versions were added
 	stale.Environment, stale.Tags, stale.UpdatedAt = "staging", nil, store.UTC(base.Add(time.Hour))
 	if err := s.UpdateCertificate(ctx(t), stale); err != nil {
