@@ -40,8 +40,11 @@ type RenewalPolicy struct {
 	RenewBefore  time.Duration
 	MaxAttempts  int
 	RetryBackoff time.Duration
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// AlertBefore lists how long before expiry an alert is due for a certificate that has
+	// not been renewed by then, longest first; empty uses the notification defaults.
+	AlertBefore []time.Duration
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // ProfileQueries reads and writes profiles and renewal policies.
@@ -54,6 +57,10 @@ type ProfileQueries interface {
 	GetRenewalPolicy(ctx context.Context, id string) (RenewalPolicy, error)
 	CreateRenewalPolicy(ctx context.Context, p RenewalPolicy) error
 	UpdateRenewalPolicy(ctx context.Context, p RenewalPolicy) error
+	// DeleteProfile removes a profile; ErrConflict while certificates use it.
+	DeleteProfile(ctx context.Context, id string) error
+	// DeleteRenewalPolicy removes a policy; ErrConflict while certificates use it.
+	DeleteRenewalPolicy(ctx context.Context, id string) error
 }
 
 // Certificate is a managed certificate: what should exist, independent of any one issued

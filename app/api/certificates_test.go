@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"strings"
@@ -281,13 +282,22 @@ func TestProfilesAndPolicies(t *testing.T) {
 		e.waitStatus(t, c.str("id"), "Active")
 
 		rp := map[string]any{"id": "rp-short", "name": "Short", "renew_fraction": 0.5,
-			"max_attempts": 3, "retry_backoff_seconds": 30}
-		e.admin("POST", "/api/v1/renewal-policies", rp).want(t, http.StatusCreated, "")
+			"max_attempts": 3, "retry_backoff_seconds": 30,
+			"alert_before_seconds": []int{3600, 86400, 3600}}
+		created := e.admin("POST", "/api/v1/renewal-policies", rp).want(t, http.StatusCreated, "")
+		if got := fmt.Sprint(created.body["alert_before_seconds"]); got != "[86400 3600]" {
+			t.Errorf("alert thresholds: got %s, want longest first without repeats", got)
+		}
 		rp["renew_before_seconds"] = 3600
 		r = e.admin("PUT", "/api/v1/renewal-policies/rp-short", rp).want(t, 400, "")
 		if r.field("renew_fraction") == "" {
 			t.Errorf("both fraction and fixed time: %s", r.raw)
 		}
+
+		e.admin("DELETE", "/api/v1/profiles/prof-default", nil).want(t, 409, "conflict")
+		e.admin("DELETE", "/api/v1/profiles/prof-web", nil).want(t, 409, "conflict")
+		e.admin("DELETE", "/api/v1/renewal-policies/rp-short", nil).want(t, 204, "")
+		e.admin("DELETE", "/api/v1/renewal-policies/rp-short", nil).want(t, 404, "not_found")
 	})
 }
 

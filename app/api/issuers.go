@@ -44,6 +44,7 @@ type RenewalPolicy struct {
 	RenewBeforeSeconds  int64     `json:"renew_before_seconds"`
 	MaxAttempts         int       `json:"max_attempts"`
 	RetryBackoffSeconds int64     `json:"retry_backoff_seconds"`
+	AlertBeforeSeconds  []int64   `json:"alert_before_seconds"`
 	CreatedAt           time.Time `json:"created_at"`
 	UpdatedAt           time.Time `json:"updated_at"`
 }
@@ -69,8 +70,17 @@ func profileOut(p store.Profile) Profile {
 func policyOut(p store.RenewalPolicy) RenewalPolicy {
 	return RenewalPolicy{ID: p.ID, Name: p.Name, RenewFraction: p.RenewFraction,
 		RenewBeforeSeconds: int64(p.RenewBefore.Seconds()), MaxAttempts: p.MaxAttempts,
-		RetryBackoffSeconds: int64(p.RetryBackoff.Seconds()), CreatedAt: p.CreatedAt,
+		RetryBackoffSeconds: int64(p.RetryBackoff.Seconds()),
+		AlertBeforeSeconds:  secondsOf(p.AlertBefore), CreatedAt: p.CreatedAt,
 		UpdatedAt: p.UpdatedAt}
+}
+
+func secondsOf(ds []time.Duration) []int64 {
+	out := make([]int64, len(ds))
+	for i, d := range ds {
+		out[i] = int64(d / time.Second)
+	}
+	return out
 }
 
 // all answers a short list that needs no paging.

@@ -31,6 +31,7 @@ type PolicyInput struct {
 	RenewBeforeSeconds  int64   `json:"renew_before_seconds"`
 	MaxAttempts         int     `json:"max_attempts"`
 	RetryBackoffSeconds int64   `json:"retry_backoff_seconds"`
+	AlertBeforeSeconds  []int64 `json:"alert_before_seconds"`
 }
 
 func (in ProfileInput) record() store.Profile {
@@ -45,7 +46,32 @@ func (in PolicyInput) record() store.RenewalPolicy {
 	return store.RenewalPolicy{ID: in.ID, Name: in.Name, RenewFraction: in.RenewFraction,
 		RenewBefore:  time.Duration(in.RenewBeforeSeconds) * time.Second,
 		MaxAttempts:  in.MaxAttempts,
-		RetryBackoff: time.Duration(in.RetryBackoffSeconds) * time.Second}
+		RetryBackoff: time.Duration(in.RetryBackoffSeconds) * time.Second,
+		AlertBefore:  durations(in.AlertBeforeSeconds)}
+}
+
+func durations(secs []int64) []time.Duration {
+	var out []time.Duration
+	for _, s := range secs {
+		out = append(out, time.Duration(s)*time.Second)
+	}
+	return out
+}
+
+func (a *API) deleteProfile(w http.ResponseWriter, r *http.Request) {
+	if err := a.certs.DeleteProfile(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request) {
+	if err := a.certs.DeletePolicy(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) createProfile(w http.ResponseWriter, r *http.Request) {

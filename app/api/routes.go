@@ -69,10 +69,12 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/profiles", auth.RoleAdmin, false, a.createProfile},
 		{"GET", "/api/v1/profiles/{id}", auth.RoleViewer, false, a.getProfile},
 		{"PUT", "/api/v1/profiles/{id}", auth.RoleAdmin, false, a.replaceProfile},
+		{"DELETE", "/api/v1/profiles/{id}", auth.RoleAdmin, false, a.deleteProfile},
 		{"GET", "/api/v1/renewal-policies", auth.RoleViewer, false, a.listPolicies},
 		{"POST", "/api/v1/renewal-policies", auth.RoleAdmin, false, a.createPolicy},
 		{"GET", "/api/v1/renewal-policies/{id}", auth.RoleViewer, false, a.getPolicy},
 		{"PUT", "/api/v1/renewal-policies/{id}", auth.RoleAdmin, false, a.replacePolicy},
+		{"DELETE", "/api/v1/renewal-policies/{id}", auth.RoleAdmin, false, a.deletePolicy},
 
 		{"GET", "/api/v1/api-keys", auth.RoleAdmin, false, a.listAPIKeys},
 		{"POST", "/api/v1/api-keys", auth.RoleAdmin, false, a.createAPIKey},

@@ -147,7 +147,47 @@ func checkPolicy(p *store.RenewalPolicy) error {
 	if p.RetryBackoff < time.Second || p.RetryBackoff > 24*time.Hour {
 		e.Add("retry_backoff_seconds", "must be from 1 second to one day")
 	}
+	for _, d := range p.AlertBefore {
+		if d < time.Minute || d > maxLifetime {
+			e.Add("alert_before_seconds", "each must be from one minute to 825 days")
+		}
+	}
+	slices.SortFunc(p.AlertBefore, func(a, b time.Duration) int { return int(b - a) })
+	p.AlertBefore = slices.Compact(p.AlertBefore)
 	return e.Err()
+}
+
+// DeleteProfile removes profile id, refusing the default and profiles in use.
+func (s *Service) DeleteProfile(ctx context.Context, id string) error {
+	return s.deleteConfig(ctx, "profile", id, DefaultProfile, func(q store.Queries) error {
+		return q.DeleteProfile(ctx, id)
+	})
+}
+
+// DeletePolicy removes renewal policy id, refusing the default and policies in use.
+func (s *Service) DeletePolicy(ctx context.Context, id string) error {
+	return s.deleteConfig(ctx, "renewal_policy", id, DefaultPolicy, func(q store.Queries) error {
+		return q.DeleteRenewalPolicy(ctx, id)
+	})
+}
+
+func (s *Service) deleteConfig(ctx context.Context, kind, id, def string,
+	del func(q store.Queries) error) error {
+	if id == def {
+		return &valid.Conflict{Message: "the default " + strings.ReplaceAll(kind, "_", " ") +
+			" cannot be deleted; new certificates fall back to it"}
+	}
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		if err := del(q); err != nil {
+			return conflictOr(err, "id", "certificates still use this "+
+				strings.ReplaceAll(kind, "_", " ")+"; move them to another first")
+		}
+		return q.AppendAudit(ctx, audit.Event(ctx, s.now(), kind+".delete", kind, id, nil))
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", kind, id, err)
+	}
+	return nil
 }
 
 // conflictOr turns a store conflict into a conflict naming field.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -92,15 +93,19 @@ func (q queries) UpdateProfile(ctx context.Context, p store.Profile) error {
 }
 
 const renewalPolicyColumns = `id, name, renew_fraction, renew_before_seconds, max_attempts,
-	retry_backoff_seconds, created_at, updated_at`
+	retry_backoff_seconds, alert_before_seconds, created_at, updated_at`
 
 func scanRenewalPolicy(row pgx.Row) (store.RenewalPolicy, error) {
 	var p store.RenewalPolicy
 	var before, backoff int64
+	var alerts []int64
 	err := row.Scan(&p.ID, &p.Name, &p.RenewFraction, &before, &p.MaxAttempts, &backoff,
-		&p.CreatedAt, &p.UpdatedAt)
+		&alerts, &p.CreatedAt, &p.UpdatedAt)
 	if err != nil {
 		return store.RenewalPolicy{}, translate(err)
+	}
+	for _, n := range alerts {
+		p.AlertBefore = append(p.AlertBefore, time.Duration(n)*time.Second)
 	}
 	p.RenewBefore = time.Duration(before) * time.Second
 	p.RetryBackoff = time.Duration(backoff) * time.Second
@@ -140,9 +145,10 @@ func (q queries) GetRenewalPolicy(ctx context.Context, id string) (store.Renewal
 func (q queries) CreateRenewalPolicy(ctx context.Context, p store.RenewalPolicy) error {
 	_, err := q.db.Exec(ctx,
 		`INSERT INTO renewal_policies (`+renewalPolicyColumns+`)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		p.ID, p.Name, p.RenewFraction, int64(p.RenewBefore/time.Second), p.MaxAttempts,
-		int64(p.RetryBackoff/time.Second), p.CreatedAt.UTC(), p.UpdatedAt.UTC())
+		int64(p.RetryBackoff/time.Second), seconds(p.AlertBefore), p.CreatedAt.UTC(),
+		p.UpdatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("create renewal policy: %w", translate(err))
 	}
@@ -153,8 +159,31 @@ func (q queries) CreateRenewalPolicy(ctx context.Context, p store.RenewalPolicy)
 func (q queries) UpdateRenewalPolicy(ctx context.Context, p store.RenewalPolicy) error {
 	tag, err := q.db.Exec(ctx,
 		`UPDATE renewal_policies SET name = $1, renew_fraction = $2, renew_before_seconds = $3,
-		 max_attempts = $4, retry_backoff_seconds = $5, updated_at = $6 WHERE id = $7`,
+		 max_attempts = $4, retry_backoff_seconds = $5, alert_before_seconds = $6,
+		 updated_at = $7 WHERE id = $8`,
 		p.Name, p.RenewFraction, int64(p.RenewBefore/time.Second), p.MaxAttempts,
-		int64(p.RetryBackoff/time.Second), p.UpdatedAt.UTC(), p.ID)
+		int64(p.RetryBackoff/time.Second), seconds(p.AlertBefore), p.UpdatedAt.UTC(), p.ID)
 	return affected("update renewal policy "+p.ID, tag, err)
+}
+
+// DeleteProfile implements store.ProfileQueries.
+func (q queries) DeleteProfile(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM profiles WHERE id = $1`, id)
+	return affected("delete profile "+id, tag, err)
+}
+
+// DeleteRenewalPolicy implements store.ProfileQueries.
+func (q queries) DeleteRenewalPolicy(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM renewal_policies WHERE id = $1`, id)
+	return affected("delete renewal policy "+id, tag, err)
+}
+
+// seconds stores durations as a JSON list of whole seconds.
+func seconds(ds []time.Duration) string {
+	secs := make([]int64, len(ds))
+	for i, d := range ds {
+		secs[i] = int64(d / time.Second)
+	}
+	b, _ := json.Marshal(secs)
+	return string(b)
 }

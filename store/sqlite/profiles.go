@@ -124,18 +124,21 @@ func (q queries) UpdateProfile(ctx context.Context, p store.Profile) error {
 }
 
 const policyColumns = `id, name, renew_fraction, renew_before_seconds, max_attempts,
-	retry_backoff_seconds, created_at, updated_at`
+	retry_backoff_seconds, alert_before_seconds, created_at, updated_at`
 
 func scanPolicy(row interface{ Scan(...any) error }) (store.RenewalPolicy, error) {
 	var p store.RenewalPolicy
 	var before, backoff int64
-	var created, updated string
+	var alerts, created, updated string
 	err := row.Scan(&p.ID, &p.Name, &p.RenewFraction, &before, &p.MaxAttempts, &backoff,
-		&created, &updated)
+		&alerts, &created, &updated)
 	if err != nil {
 		return store.RenewalPolicy{}, translate(err)
 	}
 	p.RenewBefore, p.RetryBackoff = parseSeconds(before), parseSeconds(backoff)
+	if p.AlertBefore, err = parseDurations(alerts); err != nil {
+		return store.RenewalPolicy{}, err
+	}
 	if p.CreatedAt, err = parseTime(created); err != nil {
 		return store.RenewalPolicy{}, err
 	}
@@ -179,9 +182,10 @@ func (q queries) GetRenewalPolicy(ctx context.Context, id string) (store.Renewal
 // CreateRenewalPolicy implements store.ProfileQueries.
 func (q queries) CreateRenewalPolicy(ctx context.Context, p store.RenewalPolicy) error {
 	_, err := q.w.ExecContext(ctx,
-		`INSERT INTO renewal_policies (`+policyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO renewal_policies (`+policyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.RenewFraction, fmtSeconds(p.RenewBefore), p.MaxAttempts,
-		fmtSeconds(p.RetryBackoff), fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt))
+		fmtSeconds(p.RetryBackoff), fmtDurations(p.AlertBefore), fmtTime(p.CreatedAt),
+		fmtTime(p.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create renewal policy: %w", translate(err))
 	}
@@ -192,8 +196,43 @@ func (q queries) CreateRenewalPolicy(ctx context.Context, p store.RenewalPolicy)
 func (q queries) UpdateRenewalPolicy(ctx context.Context, p store.RenewalPolicy) error {
 	res, err := q.w.ExecContext(ctx,
 		`UPDATE renewal_policies SET name = ?, renew_fraction = ?, renew_before_seconds = ?,
-		 max_attempts = ?, retry_backoff_seconds = ?, updated_at = ? WHERE id = ?`,
+		 max_attempts = ?, retry_backoff_seconds = ?, alert_before_seconds = ?, updated_at = ?
+		 WHERE id = ?`,
 		p.Name, p.RenewFraction, fmtSeconds(p.RenewBefore), p.MaxAttempts,
-		fmtSeconds(p.RetryBackoff), fmtTime(p.UpdatedAt), p.ID)
+		fmtSeconds(p.RetryBackoff), fmtDurations(p.AlertBefore), fmtTime(p.UpdatedAt), p.ID)
 	return affected("update renewal policy "+p.ID, res, err)
+}
+
+// DeleteProfile implements store.ProfileQueries.
+func (q queries) DeleteProfile(ctx context.Context, id string) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)
+	return affected("delete profile "+id, res, err)
+}
+
+// DeleteRenewalPolicy implements store.ProfileQueries.
+func (q queries) DeleteRenewalPolicy(ctx context.Context, id string) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM renewal_policies WHERE id = ?`, id)
+	return affected("delete renewal policy "+id, res, err)
+}
+
+// fmtDurations stores durations as a JSON list of whole seconds.
+func fmtDurations(ds []time.Duration) string {
+	secs := make([]int64, len(ds))
+	for i, d := range ds {
+		secs[i] = int64(d / time.Second)
+	}
+	b, _ := json.Marshal(secs)
+	return string(b)
+}
+
+func parseDurations(s string) ([]time.Duration, error) {
+	var secs []int64
+	if err := json.Unmarshal([]byte(s), &secs); err != nil {
+		return nil, fmt.Errorf("stored durations %q: %w", s, err)
+	}
+	var out []time.Duration
+	for _, n := range secs {
+		out = append(out, time.Duration(n)*time.Second)
+	}
+	return out, nil
 }

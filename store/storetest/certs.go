@@ -23,8 +23,10 @@ func profile(id string) store.Profile {
 
 func policy(id string) store.RenewalPolicy {
 	return store.RenewalPolicy{ID: id, Name: "Policy " + id, RenewFraction: 1.0 / 3,
-		MaxAttempts: 5, RetryBackoff: time.Minute, CreatedAt: store.UTC(base),
-		UpdatedAt: store.UTC(base)}
+		MaxAttempts: 5, RetryBackoff: time.Minute,
+		AlertBefore: []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour},
+		CreatedAt:   store.UTC(base),
+		UpdatedAt:   store.UTC(base)}
 }
 
 func testProfiles(t *testing.T, h Harness) {
@@ -72,6 +74,33 @@ func testProfiles(t *testing.T, h Harness) {
 	}
 	if list, err := s.ListRenewalPolicies(ctx(t)); err != nil || len(list) != 1 {
 		t.Errorf("list policies: got %v, %v", list, err)
+	}
+
+	c := certificate("uses-both")
+	c.ProfileID, c.RenewalPolicyID, c.IssuerID = "prof-a", "rp-a", ""
+	if err := s.CreateCertificate(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProfile(ctx(t), "prof-a"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("delete a profile in use: got %v, want ErrConflict", err)
+	}
+	if err := s.DeleteRenewalPolicy(ctx(t), "rp-a"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("delete a policy in use: got %v, want ErrConflict", err)
+	}
+	c.ProfileID, c.RenewalPolicyID = "", ""
+	if err := s.UpdateCertificate(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	for name, del := range map[string]func() error{
+		"profile": func() error { return s.DeleteProfile(ctx(t), "prof-a") },
+		"policy":  func() error { return s.DeleteRenewalPolicy(ctx(t), "rp-a") },
+	} {
+		if err := del(); err != nil {
+			t.Errorf("delete unused %s: %v", name, err)
+		}
+		if err := del(); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("delete %s twice: got %v, want ErrNotFound", name, err)
+		}
 	}
 }
 
