@@ -22,15 +22,7 @@ func (s *Service) ExportPKCS12(ctx context.Context, id, password string) ([]byte
 	if len(password) < 8 {
 		return nil, valid.Errors{"password": "must have at least 8 characters"}
 	}
-	c, err := s.st.GetCertificate(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if c.CurrentVersionID == "" {
-		return nil, fmt.Errorf("certificate %s has not been issued yet: %w", id,
-			store.ErrNotFound)
-	}
-	v, err := s.st.GetVersion(ctx, c.CurrentVersionID)
+	v, err := s.currentVersion(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -77,17 +77,9 @@ func (q queries) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 func (q queries) ListAudit(ctx context.Context, f store.AuditFilter,
 	p store.Page) ([]store.AuditEvent, string, error) {
 	where, args := auditWhere(f, []any{p.Limit, p.Offset})
-	if p.After != "" {
-		k, err := store.DecodeKey(p.After, 2)
-		if err != nil {
-			return nil, "", err
-		}
-		at, err := parseKeyTime(k[0])
-		if err != nil {
-			return nil, "", err
-		}
-		args = append(args, at, k[1])
-		where += fmt.Sprintf(` AND (occurred_at, id) < ($%d, $%d)`, len(args)-1, len(args))
+	where, args, err := olderThan(p.After, "occurred_at", where, args)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := q.db.Query(ctx, `SELECT `+auditColumns+` FROM audit_events`+where+
 		` ORDER BY occurred_at DESC, id DESC LIMIT $1 OFFSET $2`, args...)
@@ -105,6 +97,25 @@ func (q queries) ListAudit(ctx context.Context, f store.AuditFilter,
 		next = store.EncodeKey(events[n-1].OccurredAt.Format(keyTimeFormat), events[n-1].ID)
 	}
 	return events, next, nil
+}
+
+// olderThan adds to where the keyset condition of a newest-first list ordered by column
+// and id: rows after the position after, when it is set.
+func olderThan(after, column, where string, args []any) (string, []any, error) {
+	if after == "" {
+		return where, args, nil
+	}
+	k, err := store.DecodeKey(after, 2)
+	if err != nil {
+		return "", nil, err
+	}
+	at, err := parseKeyTime(k[0])
+	if err != nil {
+		return "", nil, err
+	}
+	args = append(args, at, k[1])
+	return where + fmt.Sprintf(` AND (%s, id) < ($%d, $%d)`, column, len(args)-1, len(args)),
+		args, nil
 }
 
 // CountAudit implements store.AuditQueries.

@@ -80,17 +80,9 @@ func (q queries) GetJob(ctx context.Context, id string) (store.Job, error) {
 func (q queries) ListJobs(ctx context.Context, f store.JobFilter,
 	p store.Page) ([]store.Job, string, error) {
 	where, args := jobWhere(f, []any{p.Limit, p.Offset})
-	if p.After != "" {
-		k, err := store.DecodeKey(p.After, 2)
-		if err != nil {
-			return nil, "", err
-		}
-		at, err := parseKeyTime(k[0])
-		if err != nil {
-			return nil, "", err
-		}
-		args = append(args, at, k[1])
-		where += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
+	where, args, err := olderThan(p.After, "created_at", where, args)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := q.db.Query(ctx, `SELECT `+jobColumns+` FROM jobs`+where+
 		` ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2`, args...)

@@ -75,6 +75,15 @@ func testJobs(t *testing.T, h Harness) {
 	if err != nil || len(list) != 2 || list[0].ID != later.ID {
 		t.Errorf("jobs newest first: got %v, %v", list, err)
 	}
+	first, next, err := s.ListJobs(ctx(t), store.JobFilter{}, store.Page{Limit: 1})
+	if err != nil || len(first) != 1 || next == "" {
+		t.Fatalf("first page of jobs: got %v, %q, %v", first, next, err)
+	}
+	second, _, err := s.ListJobs(ctx(t), store.JobFilter{}, store.Page{Limit: 1, After: next})
+	if err != nil || len(second) != 1 || second[0].ID != j.ID || first[0].ID != later.ID {
+		t.Errorf("keyset pages of jobs: got %v then %v, %v; want the newer then the older",
+			first, second, err)
+	}
 	for f, want := range map[store.JobFilter]int{{Type: store.JobRenewal}: 1,
 		{Status: store.JobCompleted}: 1, {Status: store.JobFailed}: 0} {
 		if n, err := s.CountJobs(ctx(t), f); err != nil || n != want {
