@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"certctl/store/storetest"
 )
 
 // requireOpenSSL returns the openssl binary, skipping the test when it is missing unless
@@ -23,10 +25,7 @@ func requireOpenSSL(t *testing.T) string {
 	if err == nil {
 		return path
 	}
-	if os.Getenv("CERTCTL_TEST_REQUIRE_ALL") == "1" {
-		t.Fatal("openssl not found: install the openssl package")
-	}
-	t.Skip("openssl not found: install the openssl package")
+	storetest.MissingPeer(t, "openssl not found: install the openssl package")
 	return ""
 }
 
