@@ -83,8 +83,11 @@ type Certificate struct {
 	// first issuance.
 	CurrentVersionID string
 	NotAfter         time.Time
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// RenewAt is when the current version is due for renewal under the renewal policy;
+	// zero before issuance. Only SetRenewAt moves it.
+	RenewAt   time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CertificateVersion is one issued certificate.
@@ -158,6 +161,17 @@ type CertificateQueries interface {
 	UpdateCertificate(ctx context.Context, c Certificate) error
 	// SetCertificateStatus changes only the status.
 	SetCertificateStatus(ctx context.Context, id, status string, at time.Time) error
+	// SetRenewAt records when certificate id is due for renewal; zero clears it.
+	SetRenewAt(ctx context.Context, id string, renewAt time.Time) error
+	// ListRenewalDue returns up to limit certificates whose renewal time has come by now,
+	// earliest first, that have no unfinished job and are Active, Expiring or Expired.
+	ListRenewalDue(ctx context.Context, now time.Time, limit int) ([]Certificate, error)
+	// ListUnscheduled returns up to limit issued certificates with no renewal time yet.
+	ListUnscheduled(ctx context.Context, limit int) ([]Certificate, error)
+	// ListStatusStale returns up to limit certificates whose stored status time has
+	// overtaken: Active ones whose renewal time has come, and certificates not yet marked
+	// Expired (nor Revoked or Archived) whose current version ended by now.
+	ListStatusStale(ctx context.Context, now time.Time, limit int) ([]Certificate, error)
 
 	// AddVersion stores v and makes it the certificate's current version.
 	AddVersion(ctx context.Context, v CertificateVersion) error

@@ -58,6 +58,10 @@ type JobQueries interface {
 	// come to Running, counting the attempt, and returns it; ErrNotFound when none is due.
 	// Two callers never claim the same job.
 	ClaimJob(ctx context.Context, types []string, now time.Time) (Job, error)
+	// ListJobsIdle returns up to limit jobs in status that have not changed since before,
+	// oldest first: work that waits too long or was left Running by a process that died.
+	ListJobsIdle(ctx context.Context, status string, before time.Time, limit int) ([]Job,
+		error)
 	// OpenJob returns the certificate's job that is not yet finished (Pending, AwaitingCSR,
 	// AwaitingApproval or Running), or ErrNotFound.
 	OpenJob(ctx context.Context, certificateID string) (Job, error)

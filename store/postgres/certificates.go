@@ -15,14 +15,17 @@ const certificateColumns = `id, name, common_name, sans, environment, owner_id, 
 	tags, issuer_id, profile_id, renewal_policy_id, key_mode, status, current_version_id,
 	not_after, created_at, updated_at`
 
+// certificateSelect is what reads return: the stored columns and the renewal time.
+const certificateSelect = certificateColumns + `, renew_at`
+
 func scanCertificate(row pgx.Row) (store.Certificate, error) {
 	var c store.Certificate
 	var sans, tags []byte
 	var owner, team, issuer, profile, policy, current *string
-	var notAfter *time.Time
+	var notAfter, renewAt *time.Time
 	err := row.Scan(&c.ID, &c.Name, &c.CommonName, &sans, &c.Environment, &owner, &team,
 		&tags, &issuer, &profile, &policy, &c.KeyMode, &c.Status, &current, &notAfter,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedAt, &c.UpdatedAt, &renewAt)
 	if err != nil {
 		return store.Certificate{}, translate(err)
 	}
@@ -35,7 +38,7 @@ func scanCertificate(row pgx.Row) (store.Certificate, error) {
 	c.OwnerID, c.TeamID = fromNullString(owner), fromNullString(team)
 	c.IssuerID, c.ProfileID = fromNullString(issuer), fromNullString(profile)
 	c.RenewalPolicyID, c.CurrentVersionID = fromNullString(policy), fromNullString(current)
-	c.NotAfter = fromNullTime(notAfter)
+	c.NotAfter, c.RenewAt = fromNullTime(notAfter), fromNullTime(renewAt)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }
@@ -101,7 +104,7 @@ func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter
 		where += fmt.Sprintf(` AND (%s, id) %s (%s, $%d)`, o.expr, o.after,
 			fmt.Sprintf(o.param, len(args)-1), len(args))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+certificateColumns+` FROM certificates`+where+
+	rows, err := q.db.Query(ctx, `SELECT `+certificateSelect+` FROM certificates`+where+
 		` ORDER BY `+o.expr+` `+o.dir+`, id `+o.dir+` LIMIT $1 OFFSET $2`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list certificates: %w", translate(err))
@@ -179,7 +182,7 @@ func (q queries) CountCertificates(ctx context.Context, f store.CertificateFilte
 // GetCertificate implements store.CertificateQueries.
 func (q queries) GetCertificate(ctx context.Context, id string) (store.Certificate, error) {
 	c, err := scanCertificate(q.db.QueryRow(ctx,
-		`SELECT `+certificateColumns+` FROM certificates WHERE id = $1`, id))
+		`SELECT `+certificateSelect+` FROM certificates WHERE id = $1`, id))
 	if err != nil {
 		return store.Certificate{}, fmt.Errorf("get certificate %s: %w", id, err)
 	}

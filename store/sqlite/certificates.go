@@ -15,13 +15,16 @@ const certificateColumns = `id, name, common_name, sans, environment, owner_id, 
 	tags, issuer_id, profile_id, renewal_policy_id, key_mode, status, current_version_id,
 	not_after, created_at, updated_at`
 
+// certificateSelect is what reads return: the stored columns and the renewal time.
+const certificateSelect = certificateColumns + `, renew_at`
+
 func scanCertificate(row interface{ Scan(...any) error }) (store.Certificate, error) {
 	var c store.Certificate
 	var sans, tags, created, updated string
-	var owner, team, issuer, profile, policy, current, notAfter sql.NullString
+	var owner, team, issuer, profile, policy, current, notAfter, renewAt sql.NullString
 	err := row.Scan(&c.ID, &c.Name, &c.CommonName, &sans, &c.Environment, &owner, &team,
 		&tags, &issuer, &profile, &policy, &c.KeyMode, &c.Status, &current, &notAfter,
-		&created, &updated)
+		&created, &updated, &renewAt)
 	if err != nil {
 		return store.Certificate{}, translate(err)
 	}
@@ -35,6 +38,9 @@ func scanCertificate(row interface{ Scan(...any) error }) (store.Certificate, er
 		return store.Certificate{}, err
 	}
 	if c.NotAfter, err = parseNullTime(notAfter); err != nil {
+		return store.Certificate{}, err
+	}
+	if c.RenewAt, err = parseNullTime(renewAt); err != nil {
 		return store.Certificate{}, err
 	}
 	if c.CreatedAt, err = parseTime(created); err != nil {
@@ -102,7 +108,7 @@ func (q queries) ListCertificates(ctx context.Context, f store.CertificateFilter
 		args = append(args, k[0], k[1])
 	}
 	args = append(args, p.Limit, p.Offset)
-	rows, err := q.r.QueryContext(ctx, `SELECT `+certificateColumns+` FROM certificates`+
+	rows, err := q.r.QueryContext(ctx, `SELECT `+certificateSelect+` FROM certificates`+
 		where+` ORDER BY `+o.expr+` `+o.dir+`, id `+o.dir+` LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list certificates: %w", translate(err))
@@ -171,7 +177,7 @@ func (q queries) CountCertificates(ctx context.Context, f store.CertificateFilte
 // GetCertificate implements store.CertificateQueries.
 func (q queries) GetCertificate(ctx context.Context, id string) (store.Certificate, error) {
 	c, err := scanCertificate(q.r.QueryRowContext(ctx,
-		`SELECT `+certificateColumns+` FROM certificates WHERE id = ?`, id))
+		`SELECT `+certificateSelect+` FROM certificates WHERE id = ?`, id))
 	if err != nil {
 		return store.Certificate{}, fmt.Errorf("get certificate %s: %w", id, err)
 	}

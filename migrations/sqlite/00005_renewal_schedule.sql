@@ -1,0 +1,15 @@
+-- When each certificate is due for renewal, as its renewal policy decides for its current
+-- version; set by the server whenever a version is added or the policy changes.
+
+-- +goose Up
+ALTER TABLE certificates ADD COLUMN renew_at TEXT;
+CREATE INDEX certificates_renew_at ON certificates (renew_at) WHERE renew_at IS NOT NULL;
+CREATE INDEX jobs_open ON jobs (certificate_id)
+    WHERE status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running');
+CREATE INDEX jobs_idle ON jobs (status, updated_at);
+
+-- +goose Down
+DROP INDEX jobs_idle;
+DROP INDEX jobs_open;
+DROP INDEX certificates_renew_at;
+ALTER TABLE certificates DROP COLUMN renew_at;

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"certctl/store"
+)
+
+// SetRenewAt implements store.CertificateQueries.
+func (q queries) SetRenewAt(ctx context.Context, id string, renewAt time.Time) error {
+	res, err := q.w.ExecContext(ctx, `UPDATE certificates SET renew_at = ? WHERE id = ?`,
+		fmtNullTime(renewAt), id)
+	return affected("schedule renewal of "+id, res, err)
+}
+
+// openJob is true for a certificate with an unfinished job; the jobs_open index serves it.
+const openJob = `EXISTS (SELECT 1 FROM jobs WHERE jobs.certificate_id = certificates.id
+	AND jobs.status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'))`
+
+// ListRenewalDue implements store.CertificateQueries.
+func (q queries) ListRenewalDue(ctx context.Context, now time.Time,
+	limit int) ([]store.Certificate, error) {
+	return q.listCertificates(ctx, "list due renewals", `SELECT `+certificateSelect+`
+		FROM certificates
+		WHERE renew_at <= ? AND status IN ('Active', 'Expiring', 'Expired') AND NOT `+openJob+`
+		ORDER BY renew_at LIMIT ?`, fmtTime(now), limit)
+}
+
+// ListUnscheduled implements store.CertificateQueries.
+func (q queries) ListUnscheduled(ctx context.Context, limit int) ([]store.Certificate, error) {
+	return q.listCertificates(ctx, "list unscheduled certificates", `SELECT `+
+		certificateSelect+` FROM certificates
+		WHERE renew_at IS NULL AND current_version_id IS NOT NULL LIMIT ?`, limit)
+}
+
+// ListStatusStale implements store.CertificateQueries.
+func (q queries) ListStatusStale(ctx context.Context, now time.Time,
+	limit int) ([]store.Certificate, error) {
+	at := fmtTime(now)
+	return q.listCertificates(ctx, "list stale statuses", `SELECT `+certificateSelect+`
+		FROM certificates WHERE id IN (
+		  SELECT id FROM certificates WHERE status = 'Active' AND renew_at <= ?
+		  UNION
+		  SELECT id FROM certificates WHERE not_after <= ?
+		    AND status NOT IN ('Expired', 'Revoked', 'Archived'))
+		LIMIT ?`, at, at, limit)
+}
+
+func (q queries) listCertificates(ctx context.Context, step, query string,
+	args ...any) ([]store.Certificate, error) {
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", step, translate(err))
+	}
+	return collectCertificates(step, rows)
+}
+
+func collectCertificates(step string, rows *sql.Rows) ([]store.Certificate, error) {
+	defer rows.Close()
+	var certs []store.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", step, err)
+		}
+		certs = append(certs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", step, translate(err))
+	}
+	return certs, nil
+}
+
+// ListJobsIdle implements store.JobQueries.
+func (q queries) ListJobsIdle(ctx context.Context, status string, before time.Time,
+	limit int) ([]store.Job, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE status = ? AND updated_at < ? ORDER BY updated_at, id LIMIT ?`,
+		status, fmtTime(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
+	}
+	defer rows.Close()
+	var jobs []store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list idle jobs: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
+	}
+	return jobs, nil
+}
