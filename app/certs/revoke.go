@@ -88,7 +88,8 @@ func (s *Service) cancelOpenJob(ctx context.Context, q store.Queries, certID,
 	return q.UpdateJob(ctx, j)
 }
 
-// refreshStatus stores the status Status decides for certificate id from what is stored now.
+// refreshStatus stores the status Status decides for certificate id from what is stored now,
+// and the renewal time RenewAt decides for its current version.
 func (s *Service) refreshStatus(ctx context.Context, q store.Queries, id string) error {
 	c, err := q.GetCertificate(ctx, id)
 	if err != nil {
@@ -115,6 +116,14 @@ func (s *Service) refreshStatus(ctx context.Context, q store.Queries, id string)
 			in.LastJobFailed = true
 		case store.JobPending, store.JobAwaitingCSR, store.JobAwaitingApproval, store.JobRunning:
 			in.OpenJob = jobs[0].Type
+		}
+	}
+	if in.Current != nil {
+		renewAt := store.UTC(RenewAt(in.Current.NotBefore, in.Current.NotAfter, in.Policy))
+		if !renewAt.Equal(c.RenewAt) {
+			if err := q.SetRenewAt(ctx, id, renewAt); err != nil {
+				return err
+			}
 		}
 	}
 	if status := Status(in); status != c.Status {
