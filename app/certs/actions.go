@@ -52,7 +52,8 @@ func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
 			return err
 		}
 		if err := q.CreateJob(ctx, j); err != nil {
-			return err
+			// Another replica queued one between the check above and this insert.
+			return conflictOr(err, "job", "a job is already under way for this certificate")
 		}
 		if err := s.refreshStatus(ctx, q, id); err != nil {
 			return err

@@ -4,8 +4,11 @@
 -- +goose Up
 ALTER TABLE certificates ADD COLUMN renew_at TEXT;
 CREATE INDEX certificates_renew_at ON certificates (renew_at) WHERE renew_at IS NOT NULL;
-CREATE INDEX jobs_open ON jobs (certificate_id)
-    WHERE status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running');
+-- At most one issuance or renewal of a certificate is under way at a time, also when two
+-- replicas decide to renew it at the same moment.
+CREATE UNIQUE INDEX jobs_open ON jobs (certificate_id)
+    WHERE type IN ('Issuance', 'Renewal')
+      AND status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running');
 CREATE INDEX jobs_idle ON jobs (status, updated_at);
 
 -- +goose Down

@@ -18,6 +18,7 @@ func (q queries) SetRenewAt(ctx context.Context, id string, renewAt time.Time) e
 
 // openJob is true for a certificate with an unfinished job; the jobs_open index serves it.
 const openJob = `EXISTS (SELECT 1 FROM jobs WHERE jobs.certificate_id = certificates.id
+	AND jobs.type IN ('Issuance', 'Renewal')
 	AND jobs.status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'))`
 
 // ListRenewalDue implements store.CertificateQueries.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,10 @@ func testJobs(t *testing.T, h Harness) {
 	if err := s.CreateJob(ctx(t), later); err != nil {
 		t.Fatal(err)
 	}
+	twice := job(c, store.JobRenewal, base.Add(time.Hour))
+	if err := s.CreateJob(ctx(t), twice); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second open renewal of one certificate: got %v, want ErrConflict", err)
+	}
 	list, _, err := s.ListJobs(ctx(t), store.JobFilter{CertificateID: c.ID}, store.Page{Limit: 10})
 	if err != nil || len(list) != 2 || list[0].ID != later.ID {
 		t.Errorf("jobs newest first: got %v, %v", list, err)
@@ -97,12 +102,12 @@ func testJobs(t *testing.T, h Harness) {
 func testJobClaimsAreExclusive(t *testing.T, h Harness) {
 	s := h.Open(t)
 	pkiFixture(t, s)
-	c := certificate("many")
-	if err := s.CreateCertificate(ctx(t), c); err != nil {
-		t.Fatal(err)
-	}
 	const jobs = 40
 	for i := 0; i < jobs; i++ {
+		c := certificate(fmt.Sprintf("many-%d", i))
+		if err := s.CreateCertificate(ctx(t), c); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.CreateJob(ctx(t), job(c, store.JobRenewal, base)); err != nil {
 			t.Fatal(err)
 		}
