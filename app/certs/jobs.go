@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"certctl/app/audit"
@@ -59,21 +61,33 @@ func (s *Service) Work(ctx context.Context, poll time.Duration) {
 
 // RunOne claims one due job and runs it, reporting whether there was one.
 func (s *Service) RunOne(ctx context.Context) bool {
+	j, ok := s.claim(ctx)
+	if ok {
+		s.runClaimed(ctx, j)
+	}
+	return ok
+}
+
+// claim takes one due issuance or renewal job, if there is one.
+func (s *Service) claim(ctx context.Context) (store.Job, bool) {
 	j, err := s.st.ClaimJob(ctx, []string{store.JobIssuance, store.JobRenewal}, s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return false
+		return store.Job{}, false
 	}
 	if err != nil {
 		s.log.Warn("claim job", "error", err)
-		return false
+		return store.Job{}, false
 	}
-	// A started job finishes even when the worker is told to stop, so that it is not left
-	// Running.
+	return j, true
+}
+
+// runClaimed runs a claimed job and records its outcome. A started job finishes even when
+// the worker is told to stop, so that it is not left Running.
+func (s *Service) runClaimed(ctx context.Context, j store.Job) {
 	ctx = auth.WithPrincipal(context.WithoutCancel(ctx), auth.Principal{Actor: "scheduler"})
 	if err := s.run(ctx, j); err != nil {
 		s.fail(ctx, j, err)
 	}
-	return true
 }
 
 // fail records a failed attempt: the job waits for its next attempt with a growing delay,
@@ -112,4 +126,33 @@ func (s *Service) fail(ctx context.Context, j store.Job, cause error) {
 	}
 	level("job attempt failed", "job_id", j.ID, "cert_id", j.CertificateID,
 		"attempt", j.Attempts, "error", cause)
+}
+
+// ProcessJobs claims and runs due jobs, up to concurrency at once, until none is due or ctx
+// ends. A job is claimed only when a slot is free, so nothing is ever claimed and left
+// waiting; jobs already started when ctx ends run to completion. It returns how many ran.
+func (s *Service) ProcessJobs(ctx context.Context, concurrency int) int {
+	slots := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	var ran atomic.Int64
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		j, ok := s.claim(ctx)
+		if !ok {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			s.runClaimed(ctx, j)
+			ran.Add(1)
+		}()
+	}
+	wg.Wait()
+	return int(ran.Load())
 }
