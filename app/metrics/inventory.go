@@ -1,0 +1,119 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"certctl/store"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// InventoryStore is what the inventory gauges read.
+type InventoryStore interface {
+	CountCertificates(ctx context.Context, f store.CertificateFilter) (int, error)
+	ListCertificates(ctx context.Context, f store.CertificateFilter, p store.Page) (
+		[]store.Certificate, string, error)
+	CountJobs(ctx context.Context, f store.JobFilter) (int, error)
+}
+
+// The statuses and job kinds the gauges report, so every series exists, at zero if need be.
+var (
+	certificateStatuses = []string{"Pending", "Active", "Expiring", "Expired",
+		"RenewalInProgress", "Failed", "Revoked", "Archived"}
+	jobTypes    = []string{store.JobIssuance, store.JobRenewal, store.JobDeployment}
+	jobStatuses = []string{store.JobPending, store.JobAwaitingCSR, store.JobAwaitingApproval,
+		store.JobRunning, store.JobCompleted, store.JobFailed, store.JobCancelled}
+	expiryWindows = map[string]time.Duration{"7d": 7 * 24 * time.Hour,
+		"30d": 30 * 24 * time.Hour}
+)
+
+// Inventory holds the gauges that describe what the database holds. They are refreshed by
+// a scheduler loop, not on scrape, so a scrape never queries the database.
+type Inventory struct {
+	certs    *prometheus.GaugeVec
+	earliest prometheus.Gauge
+	expiring *prometheus.GaugeVec
+	jobs     *prometheus.GaugeVec
+}
+
+// NewInventory registers the inventory gauges on m's registry.
+func (m *Metrics) NewInventory() *Inventory {
+	inv := &Inventory{
+		certs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certctl_certificates",
+			Help: "Managed certificates by status."}, []string{"status"}),
+		earliest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "certctl_certificate_expiry_earliest_timestamp_seconds",
+			Help: "Earliest end of validity among active and expiring certificates; 0 when " +
+				"there is none."}),
+		expiring: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "certctl_certificates_expiring",
+			Help: "Active and expiring certificates that end within the window."},
+			[]string{"within"}),
+		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certctl_jobs",
+			Help: "Jobs by type and status."}, []string{"type", "status"}),
+	}
+	m.Registry.MustRegister(inv.certs, inv.earliest, inv.expiring, inv.jobs)
+	return inv
+}
+
+// Refresh reads the counts from st and sets the gauges.
+func (inv *Inventory) Refresh(ctx context.Context, st InventoryStore, now time.Time) error {
+	for _, s := range certificateStatuses {
+		n, err := st.CountCertificates(ctx, store.CertificateFilter{Status: s})
+		if err != nil {
+			return err
+		}
+		inv.certs.WithLabelValues(s).Set(float64(n))
+	}
+	if err := inv.refreshExpiry(ctx, st, now); err != nil {
+		return err
+	}
+	for _, typ := range jobTypes {
+		for _, s := range jobStatuses {
+			n, err := st.CountJobs(ctx, store.JobFilter{Type: typ, Status: s})
+			if err != nil {
+				return err
+			}
+			inv.jobs.WithLabelValues(typ, s).Set(float64(n))
+		}
+	}
+	return nil
+}
+
+func (inv *Inventory) refreshExpiry(ctx context.Context, st InventoryStore,
+	now time.Time) error {
+	earliest := time.Time{}
+	windows := map[string]int{}
+	for _, status := range []string{"Active", "Expiring"} {
+		list, _, err := st.ListCertificates(ctx, store.CertificateFilter{Status: status,
+			Sort: "not_after"}, store.Page{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(list) == 1 && (earliest.IsZero() || list[0].NotAfter.Before(earliest)) {
+			earliest = list[0].NotAfter
+		}
+		for w, d := range expiryWindows {
+			n, err := st.CountCertificates(ctx, store.CertificateFilter{Status: status,
+				ExpiresBefore: now.Add(d)})
+			if err != nil {
+				return err
+			}
+			windows[w] += n
+		}
+	}
+	inv.earliest.Set(0)
+	if !earliest.IsZero() {
+		inv.earliest.Set(float64(earliest.Unix()))
+	}
+	for w, n := range windows {
+		inv.expiring.WithLabelValues(w).Set(float64(n))
+	}
+	return nil
+}
+
+// Certificates returns the gauge of one status, for tests and checks.
+func (inv *Inventory) Certificates(status string) prometheus.Gauge {
+	return inv.certs.WithLabelValues(status)
+}
