@@ -41,8 +41,9 @@ func actor(ctx context.Context) string {
 	return "system"
 }
 
-// Work claims and runs due issuance and renewal jobs until ctx ends. It wakes when a job is
-// queued in this process, and at least every poll interval for jobs queued elsewhere.
+// Work runs due issuance and renewal jobs until ctx ends, through ProcessJobs. It wakes when
+// a job is queued in this process, and at least every poll interval for jobs queued
+// elsewhere.
 func (s *Service) Work(ctx context.Context, poll time.Duration) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -53,8 +54,7 @@ func (s *Service) Work(ctx context.Context, poll time.Duration) {
 		case <-s.wake:
 		case <-timer.C:
 		}
-		for ctx.Err() == nil && s.RunOne(ctx) {
-		}
+		s.ProcessJobs(ctx)
 		timer.Reset(poll)
 	}
 }
@@ -128,11 +128,12 @@ func (s *Service) fail(ctx context.Context, j store.Job, cause error) {
 		"attempt", j.Attempts, "error", cause)
 }
 
-// ProcessJobs claims and runs due jobs, up to concurrency at once, until none is due or ctx
-// ends. A job is claimed only when a slot is free, so nothing is ever claimed and left
-// waiting; jobs already started when ctx ends run to completion. It returns how many ran.
-func (s *Service) ProcessJobs(ctx context.Context, concurrency int) int {
-	slots := make(chan struct{}, max(concurrency, 1))
+// ProcessJobs claims and runs due jobs until none is due or ctx ends, at most the service's
+// concurrency at once across every caller. A job is claimed only when a slot is free, so
+// nothing is ever claimed and left waiting; jobs already started when ctx ends run to
+// completion. It returns how many ran.
+func (s *Service) ProcessJobs(ctx context.Context) int {
+	slots := s.slots
 	var wg sync.WaitGroup
 	var ran atomic.Int64
 	for ctx.Err() == nil {

@@ -39,7 +39,9 @@ func (s *slowIssuer) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certifi
 func TestProcessJobs(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		slow := &slowIssuer{next: e.ca}
-		svc := e.service(t, e.st, slow)
+		svc := certs.NewService(certs.Deps{Store: e.st, Key: e.key,
+			Issuers: map[string]certs.Issuer{"iss-local": slow}, KeyMode: "server",
+			Concurrency: 3, Now: e.clock.Now, Log: e.log})
 		var ids []string
 		for i := 0; i < 9; i++ {
 			c, _, err := svc.Create(e.ctx, certs.Input{Name: fmt.Sprintf("p%d", i),
@@ -52,10 +54,10 @@ func TestProcessJobs(t *testing.T) {
 
 		stopped, cancel := context.WithCancel(e.ctx)
 		cancel()
-		if n := svc.ProcessJobs(stopped, 3); n != 0 {
+		if n := svc.ProcessJobs(stopped); n != 0 {
 			t.Errorf("a stopped processor ran %d jobs, want 0", n)
 		}
-		if n := svc.ProcessJobs(e.ctx, 3); n != 9 {
+		if n := svc.ProcessJobs(e.ctx); n != 9 {
 			t.Errorf("ran %d jobs, want 9", n)
 		}
 		if slow.peak > 3 || slow.peak < 2 {

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -33,6 +34,7 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	wake    chan struct{}
+	slots   chan struct{} // one per job that may run at once
 }
 
 // Deps are the service's collaborators.
@@ -43,14 +45,17 @@ type Deps struct {
 	Issuers map[string]Issuer
 	// KeyMode is the key mode of certificates that do not name one.
 	KeyMode string
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Concurrency bounds the jobs that run at once; 0 means 25.
+	Concurrency int
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // NewService returns the lifecycle service.
 func NewService(d Deps) *Service {
 	return &Service{st: d.Store, key: d.Key, issuers: d.Issuers, keyMode: d.KeyMode,
-		now: d.Now, log: d.Log.With("component", "certs"), wake: make(chan struct{}, 1)}
+		now: d.Now, log: d.Log.With("component", "certs"), wake: make(chan struct{}, 1),
+		slots: make(chan struct{}, cmp.Or(d.Concurrency, 25))}
 }
 
 // EnsureDefaults stores the default profile and renewal policy when they are missing.

@@ -37,6 +37,10 @@ type Config struct {
 	CARootLifetime  time.Duration
 	CAInterLifetime time.Duration
 	KeygenMode      string
+	// RenewalConcurrency bounds the issuance and renewal jobs one server runs at once.
+	RenewalConcurrency int
+	// Intervals holds the period of each scheduler loop, by loop name.
+	Intervals       map[string]time.Duration
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level

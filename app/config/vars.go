@@ -78,6 +78,25 @@ var vars = []Var{
 		set: func(c *Config, s string) error {
 			return parseEnum(s, []string{"agent", "server"}, &c.KeygenMode)
 		}},
+	{Name: "CERTCTL_RENEWAL_CONCURRENCY", Default: "25", Doc: "issuance and renewal jobs " +
+		"one server runs at once",
+		set: func(c *Config, s string) error { return parseInt(s, 1, 1000, &c.RenewalConcurrency) }},
+	loopVar("CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL", "renewal_check", "1m",
+		"how often certificates due for renewal get a renewal job"),
+	loopVar("CERTCTL_SCHEDULER_JOB_PROCESSOR_INTERVAL", "job_processor", "5s",
+		"how often jobs queued by other servers are looked for (jobs queued here start at once)"),
+	loopVar("CERTCTL_JOB_TIMEOUT_INTERVAL", "job_timeout", "1m",
+		"how often jobs that waited too long are ended"),
+	loopVar("CERTCTL_SCHEDULER_STATUS_REFRESH_INTERVAL", "status_refresh", "1m",
+		"how often certificates move to Expiring and Expired as time passes"),
+	loopVar("CERTCTL_CRL_GENERATION_INTERVAL", "crl_generation", "1h",
+		"how often CRLs near their nextUpdate are made anew"),
+	loopVar("CERTCTL_SCHEDULER_OCSP_ROTATION_INTERVAL", "ocsp_rotation", "1h",
+		"how often the OCSP responder certificate is checked and replaced when due"),
+	loopVar("CERTCTL_SCHEDULER_CA_ROLLOVER_INTERVAL", "ca_rollover", "6h",
+		"how often the local intermediate is checked and rolled over when due"),
+	loopVar("CERTCTL_SCHEDULER_METRICS_REFRESH_INTERVAL", "metrics_refresh", "30s",
+		"how often the inventory gauges of /metrics are recounted"),
 	{Name: "CERTCTL_MAX_BODY_BYTES", Default: "1048576", Doc: "largest request body accepted",
 		set: func(c *Config, s string) error {
 			var n int
@@ -94,6 +113,24 @@ var vars = []Var{
 		set: func(c *Config, s string) error {
 			return parseEnum(s, []string{"json", "text"}, &c.LogFormat)
 		}},
+}
+
+// loopVar declares the interval variable of one scheduler loop.
+func loopVar(name, loop, def, doc string) Var {
+	return Var{Name: name, Default: def, Doc: doc, set: func(c *Config, s string) error {
+		var d time.Duration
+		if err := parseDuration(s, &d); err != nil {
+			return err
+		}
+		if d < time.Second {
+			return fmt.Errorf("%q is shorter than one second", s)
+		}
+		if c.Intervals == nil {
+			c.Intervals = map[string]time.Duration{}
+		}
+		c.Intervals[loop] = d
+		return nil
+	}}
 }
 
 func parseLevel(s string, dst *slog.Level) error {

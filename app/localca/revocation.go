@@ -177,3 +177,18 @@ func (c *CA) OCSP(ctx context.Context, der []byte) ([]byte, error) {
 
 // SerialHex is how the store writes serial numbers: lower-case hex without leading zeros.
 func SerialHex(serial *big.Int) string { return serial.Text(16) }
+
+// RefreshCRLs makes anew the CRL of every valid issuing CA that is near its nextUpdate, so
+// relying parties never fetch a stale one.
+func (c *CA) RefreshCRLs(ctx context.Context) error {
+	s, err := c.current(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sg := range s.signers {
+		if _, _, err := c.CRLOf(ctx, sg.id); err != nil {
+			return fmt.Errorf("CRL of %s: %w", sg.id, err)
+		}
+	}
+	return nil
+}

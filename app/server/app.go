@@ -14,12 +14,13 @@ import (
 	"certctl/app/keyring"
 	"certctl/app/localca"
 	"certctl/app/metrics"
+	"certctl/app/scheduler"
 	"certctl/store"
 )
 
-// jobPoll is how often the job worker looks for work queued by other processes; work
-// queued here wakes it at once.
-const jobPoll = time.Second
+// wakePoll is how often the wake-up worker looks for work by itself; the job processor loop
+// does that more often, and work queued here wakes the worker at once.
+const wakePoll = time.Hour
 
 // App is the server's parts, built on one store: the local CA, the lifecycle service and
 // the metrics registry.
@@ -30,6 +31,9 @@ type App struct {
 	CA      *localca.CA
 	Certs   *certs.Service
 	Metrics *metrics.Metrics
+
+	inventory *metrics.Inventory
+	sched     *scheduler.Scheduler
 }
 
 // Build readies everything the server needs on st: it checks the encryption key, makes the
@@ -64,14 +68,27 @@ func Build(ctx context.Context, cfg config.Config, st store.Store, log *slog.Log
 	}
 	svc := certs.NewService(certs.Deps{Store: st, Key: key,
 		Issuers: map[string]certs.Issuer{localca.IssuerID: local}, KeyMode: cfg.KeygenMode,
-		Now: time.Now, Log: log})
+		Concurrency: cfg.RenewalConcurrency, Now: time.Now, Log: log})
 	if err := svc.EnsureDefaults(ctx); err != nil {
 		return nil, fmt.Errorf("store default profile and policy: %w", err)
 	}
-	return &App{cfg: cfg, st: st, log: log, CA: local, Certs: svc, Metrics: metrics.New()}, nil
+	m := metrics.New()
+	a := &App{cfg: cfg, st: st, log: log, CA: local, Certs: svc, Metrics: m,
+		inventory: m.NewInventory(), sched: scheduler.New(m.Registry, log)}
+	for _, l := range a.loops() {
+		a.sched.Add(l)
+	}
+	return a, nil
 }
 
-// Work runs the background work of the server until ctx ends.
+// Work runs the background work of the server until ctx ends: the scheduler's loops, and
+// the worker that starts jobs the moment they are queued here.
 func (a *App) Work(ctx context.Context) {
-	a.Certs.Work(ctx, jobPoll)
+	woken := make(chan struct{})
+	go func() { a.Certs.Work(ctx, wakePoll); close(woken) }()
+	if err := a.sched.RunNow(ctx, "metrics_refresh"); err != nil {
+		a.log.Warn("first metrics refresh", "error", err)
+	}
+	a.sched.Run(ctx)
+	<-woken
 }

@@ -1,0 +1,247 @@
+package cli_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"certctl/store"
+	"certctl/store/postgres"
+	"certctl/store/sqlite"
+	"certctl/store/storetest"
+)
+
+// certInventory is how many certificates the certificate list benchmark stores.
+const certInventory = 100_000
+
+// certQueries are the certificate lists the benchmark loads, by the name its metrics use.
+var certQueries = []struct{ name, query string }{
+	{"list", "per_page=50"},
+	{"filtered", "per_page=50&status=Expiring&environment=prod"},
+	{"search", "per_page=50&q=svc-0004"},
+	{"by-expiry", "per_page=50&sort=not_after"},
+}
+
+// BenchmarkCertificateList loads GET /api/v1/certificates (a page of 50 out of 100,000
+// certificates: plain, filtered, searched and sorted by expiry, each also revalidated with
+// If-None-Match) with hey over HTTPS on loopback, beside GET /health in the same run, on
+// both backends.
+func BenchmarkCertificateList(b *testing.B) {
+	if _, err := exec.LookPath("hey"); err != nil {
+		storetest.MissingPeer(b, "the load generator hey is missing: apt-get install hey")
+	}
+	b.Run("sqlite", func(b *testing.B) {
+		dir := b.TempDir()
+		loadCertificates(b, baseEnv(dir, "CERTCTL_AUTH_SECRET="+benchKey),
+			func() (store.Store, error) {
+				return sqlite.Open(context.Background(), filepath.Join(dir, "certctl.db"))
+			})
+	})
+	b.Run("postgres", func(b *testing.B) {
+		env := postgresEnv(b)
+		url := strings.TrimPrefix(env[len(env)-1], "CERTCTL_DATABASE_URL=")
+		loadCertificates(b, append(env, "CERTCTL_AUTH_SECRET="+benchKey),
+			func() (store.Store, error) { return postgres.Open(context.Background(), url, 10) })
+	})
+}
+
+// loadCertificates starts the server once so that it stores its CA, default profile and
+// policy, seeds the inventory while it is stopped, then starts it again and loads it.
+func loadCertificates(b *testing.B, env []string, open func() (store.Store, error)) {
+	env = append(env, "CERTCTL_LOG_LEVEL=warn")
+	if err := startServe(b, env).stop(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	seedCertificates(b, st, certInventory)
+	b.Logf("seeded %d certificates in %s", certInventory, time.Since(start).Round(time.Second))
+	st.Close()
+
+	in := startServe(b, env)
+	version := waitQuiet(b, in)
+	auth := "Authorization: Bearer " + benchKey
+	health := hey(b, in.url+"/health")
+	b.ReportMetric(health.rps, "health-req/s")
+	for _, q := range certQueries {
+		url := in.url + "/api/v1/certificates?" + q.query
+		full := hey(b, url, "-H", auth)
+		tag := certListTag(b, in, url)
+		cached := hey(b, url, "-H", auth, "-H", "If-None-Match: "+tag)
+		b.ReportMetric(full.rps, q.name+"-req/s")
+		b.ReportMetric(full.p99*1000, q.name+"-p99-ms")
+		b.ReportMetric(100*full.rps/health.rps, q.name+"-%-of-health")
+		b.ReportMetric(cached.rps, q.name+"-304-req/s")
+		b.ReportMetric(cached.p99*1000, q.name+"-304-p99-ms")
+	}
+	if now := inventoryTag(b, in); now != version {
+		b.Fatalf("the certificates changed during the run (ETag %s, then %s): the figures "+
+			"mix cached and uncached answers", version, now)
+	}
+}
+
+// waitQuiet waits until the server leaves the certificates alone (their list's ETag holds
+// for two seconds), so that background work at start does not mix into the figures, and
+// returns that ETag.
+func waitQuiet(b *testing.B, in *instance) string {
+	tag, same := inventoryTag(b, in), 0
+	for deadline := time.Now().Add(time.Minute); same < 4; same++ {
+		if time.Now().After(deadline) {
+			b.Fatal("the certificates kept changing for a minute after the server started")
+		}
+		time.Sleep(500 * time.Millisecond)
+		if now := inventoryTag(b, in); now != tag {
+			tag, same = now, -1
+		}
+	}
+	return tag
+}
+
+// inventoryTag returns the ETag of a one-certificate list, which changes with any
+// certificate.
+func inventoryTag(b *testing.B, in *instance) string {
+	resp, err := in.client.Do(mustRequest(b, in.url+"/api/v1/certificates?per_page=1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("list certificates: status %d", resp.StatusCode)
+	}
+	return resp.Header.Get("ETag")
+}
+
+// certListTag returns the ETag of a list answer, after checking that the list is not
+// empty and that the tag revalidates to 304.
+func certListTag(b *testing.B, in *instance, url string) string {
+	resp, err := in.client.Do(mustRequest(b, url))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	tag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || tag == "" || resp.ContentLength < 1000 {
+		b.Fatalf("GET %s: status %d, ETag %q, %d bytes; want 200 with a tag and a full page",
+			url, resp.StatusCode, tag, resp.ContentLength)
+	}
+	req := mustRequest(b, url)
+	req.Header.Set("If-None-Match", tag)
+	if resp, err = in.client.Do(req); err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		b.Fatalf("GET %s with If-None-Match: status %d, want 304", url, resp.StatusCode)
+	}
+	return tag
+}
+
+// seedCertificates stores n issued certificates directly, in batches of 5,000 per
+// transaction: names svc-00000 upwards in four environments, two or three SANs, ends
+// spread over the coming year.
+func seedCertificates(b *testing.B, st store.Store, n int) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	leaf := seedLeafPEM(b)
+	const batch = 5000
+	for done := 0; done < n; done += batch {
+		err := st.InTx(ctx, func(q store.Queries) error {
+			for i := done; i < done+batch && i < n; i++ {
+				if err := seedCertificate(ctx, q, i, now, leaf); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// renewWindow is when the default renewal policy renews a 90-day certificate: with a
+// third of its lifetime left.
+const renewWindow = 30 * 24 * time.Hour
+
+// seedCertificate stores certificate number i of the inventory with its one version and
+// its renewal time. A certificate inside its renewal window is Expiring and has the
+// renewal job the server would have queued, waiting for its agent's CSR; the others are
+// Active.
+func seedCertificate(ctx context.Context, q store.Queries, i int, now time.Time,
+	leafPEM string) error {
+	env := []string{"prod", "staging", "dev", "test"}[i%4]
+	name := fmt.Sprintf("svc-%05d", i)
+	cn := name + "." + env + ".example.com"
+	sans := []string{cn, "www." + cn}
+	if i%5 == 0 {
+		sans = append(sans, fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	}
+	// A multiplier prime to the hours of a year spreads consecutive names over the year.
+	notAfter := now.Add(time.Duration(24+(i*7919)%(365*24-24)) * time.Hour)
+	renewAt, issued := notAfter.Add(-renewWindow), notAfter.Add(-90*24*time.Hour)
+	c := store.Certificate{ID: store.NewID("cert"), Name: name, CommonName: cn, SANs: sans,
+		Environment: env, Tags: []string{"tier-" + fmt.Sprint(i%3)}, IssuerID: "iss-local",
+		ProfileID: "prof-default", RenewalPolicyID: "rp-default", KeyMode: "agent",
+		Status: "Active", CreatedAt: issued.Add(-time.Hour), UpdatedAt: issued}
+	if renewAt.Before(now) {
+		c.Status = "Expiring"
+	}
+	serial := fmt.Sprintf("%032x", i+1)
+	sum := sha256.Sum256([]byte(serial))
+	v := store.CertificateVersion{ID: store.NewID("ver"), CertificateID: c.ID,
+		IssuerID: "iss-local", Serial: serial, CertPEM: leafPEM,
+		Fingerprint: hex.EncodeToString(sum[:]), NotBefore: issued, NotAfter: notAfter,
+		KeyAlgorithm: "ecdsa-p256", KeyBits: 256, KeyLocation: "agent", CreatedAt: issued}
+
+	if err := q.CreateCertificate(ctx, c); err != nil {
+		return err
+	}
+	if err := q.AddVersion(ctx, v); err != nil {
+		return err
+	}
+	if err := q.SetRenewAt(ctx, c.ID, renewAt); err != nil {
+		return err
+	}
+	if c.Status != "Expiring" {
+		return nil
+	}
+	return q.CreateJob(ctx, store.Job{ID: store.NewID("job"), Type: store.JobRenewal,
+		CertificateID: c.ID, Status: store.JobAwaitingCSR, MaxAttempts: 5,
+		NextAttemptAt: renewAt, RequestedBy: "scheduler", CreatedAt: renewAt,
+		UpdatedAt: renewAt})
+}
+
+// seedLeafPEM is a self-signed P-256 leaf, stored as the PEM of every seeded version so
+// that rows have a realistic size; the list never reads it.
+func seedLeafPEM(b *testing.B) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
+		Subject:  pkix.Name{CommonName: "svc.example.com"},
+		DNSNames: []string{"svc.example.com"}, NotBefore: time.Now(),
+		NotAfter: time.Now().Add(90 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
