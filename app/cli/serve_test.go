@@ -139,3 +139,20 @@ func TestConfigCommandRedactsSecrets(t *testing.T) {
 		t.Errorf("version: exit %d %q", code, out)
 	}
 }
+
+// TestOneServerPerSQLite checks that a second server on one SQLite database is refused with
+// a message that says why, while short commands keep working beside the first.
+func TestOneServerPerSQLite(t *testing.T) {
+	env := baseEnv(t.TempDir())
+	startServe(t, env)
+	code, _, stderr := run(t, append(env, "CERTCTL_SERVER_PORT=1"), "serve")
+	if code == 0 || !strings.Contains(stderr, "SQLite allows one server") {
+		t.Errorf("second serve: exit %d, %q; want a refusal naming the reason", code, stderr)
+	}
+	for _, args := range [][]string{{"apikey", "create", "--name", "beside", "--role",
+		"viewer"}, {"migrate", "status"}, {"config"}} {
+		if code, _, stderr := run(t, env, args...); code != 0 {
+			t.Errorf("%v beside the server: exit %d, %s", args, code, stderr)
+		}
+	}
+}

@@ -23,6 +23,13 @@ import (
 // flight finish within the shutdown timeout, and closes the database. ready, when not nil,
 // receives the listening address once the server accepts connections.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+	if path := cfg.SQLitePath(); path != "" {
+		release, err := lockSQLite(path)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	st, err := OpenStore(ctx, cfg, true)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
