@@ -62,6 +62,9 @@ type JobQueries interface {
 	// oldest first: work that waits too long or was left Running by a process that died.
 	ListJobsIdle(ctx context.Context, status string, before time.Time, limit int) ([]Job,
 		error)
+	// DeleteFinishedJobs removes up to limit jobs that finished (Completed, Failed or
+	// Cancelled) before before, and reports how many it removed.
+	DeleteFinishedJobs(ctx context.Context, before time.Time, limit int) (int, error)
 	// OpenJob returns the certificate's job that is not yet finished (Pending, AwaitingCSR,
 	// AwaitingApproval or Running), or ErrNotFound.
 	OpenJob(ctx context.Context, certificateID string) (Job, error)

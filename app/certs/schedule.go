@@ -104,3 +104,16 @@ func (s *Service) TimeoutJobs(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// PruneJobs removes jobs that finished longer than keep ago. Audit events of what they did
+// stay: the audit trail is never pruned.
+func (s *Service) PruneJobs(ctx context.Context, keep time.Duration) (int, error) {
+	total := 0
+	for {
+		n, err := s.st.DeleteFinishedJobs(ctx, s.now().Add(-keep), batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}

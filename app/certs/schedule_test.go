@@ -142,3 +142,22 @@ func (e *env) latestJob(t *testing.T, certID string) store.Job {
 	}
 	return jobs[0]
 }
+
+func TestPruneJobs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		c := e.issue(t, "pruned")
+		e.clock.Advance(89 * day)
+		if n, err := e.svc.PruneJobs(e.ctx, 90*day); err != nil || n != 0 {
+			t.Fatalf("before retention ends: pruned %d, %v; want 0", n, err)
+		}
+		e.clock.Advance(2 * day)
+		if n, err := e.svc.PruneJobs(e.ctx, 90*day); err != nil || n != 1 {
+			t.Fatalf("after retention: pruned %d, %v; want the finished issuance", n, err)
+		}
+		events, err := e.st.CountAudit(e.ctx, store.AuditFilter{ResourceID: c.ID})
+		if err != nil || events == 0 {
+			t.Errorf("audit events of the certificate after pruning: %d, %v; want kept",
+				events, err)
+		}
+	})
+}

@@ -39,6 +39,8 @@ type Config struct {
 	KeygenMode      string
 	// RenewalConcurrency bounds the issuance and renewal jobs one server runs at once.
 	RenewalConcurrency int
+	// JobRetention is how long finished jobs are kept.
+	JobRetention time.Duration
 	// Intervals holds the period of each scheduler loop, by loop name.
 	Intervals       map[string]time.Duration
 	MaxBodyBytes    int64

@@ -97,6 +97,11 @@ var vars = []Var{
 		"how often the local intermediate is checked and rolled over when due"),
 	loopVar("CERTCTL_SCHEDULER_METRICS_REFRESH_INTERVAL", "metrics_refresh", "30s",
 		"how often the inventory gauges of /metrics are recounted"),
+	loopVar("CERTCTL_SCHEDULER_RETENTION_INTERVAL", "retention", "1h",
+		"how often finished jobs past CERTCTL_JOB_RETENTION are removed"),
+	{Name: "CERTCTL_JOB_RETENTION", Default: "2160h", Doc: "how long finished jobs are " +
+		"kept (audit events are kept for ever)",
+		set: func(c *Config, s string) error { return parseDuration(s, &c.JobRetention) }},
 	{Name: "CERTCTL_MAX_BODY_BYTES", Default: "1048576", Doc: "largest request body accepted",
 		set: func(c *Config, s string) error {
 			var n int

@@ -32,6 +32,10 @@ func (a *App) loops() []scheduler.Loop {
 			_, err := a.CA.RolloverIfDue(ctx)
 			return err
 		},
+		"retention": func(ctx context.Context) error {
+			_, err := a.Certs.PruneJobs(ctx, a.cfg.JobRetention)
+			return err
+		},
 		"metrics_refresh": func(ctx context.Context) error {
 			return a.inventory.Refresh(ctx, a.st, time.Now())
 		},

@@ -60,7 +60,8 @@ func TestSchedulerWiring(t *testing.T) {
 	app.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
 	for _, loop := range []string{"renewal_check", "job_processor", "job_timeout",
-		"status_refresh", "crl_generation", "ocsp_rotation", "ca_rollover", "metrics_refresh"} {
+		"status_refresh", "crl_generation", "ocsp_rotation", "ca_rollover", "metrics_refresh",
+		"retention"} {
 		for _, result := range []string{"ok", "error", "skipped"} {
 			series := `certctl_scheduler_runs_total{loop="` + loop + `",result="` + result + `"}`
 			if !strings.Contains(body, series) {

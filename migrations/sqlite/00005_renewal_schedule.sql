@@ -10,8 +10,10 @@ CREATE UNIQUE INDEX jobs_open ON jobs (certificate_id)
     WHERE type IN ('Issuance', 'Renewal')
       AND status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running');
 CREATE INDEX jobs_idle ON jobs (status, updated_at);
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
 -- +goose Down
+DROP INDEX jobs_finished;
 DROP INDEX jobs_idle;
 DROP INDEX jobs_open;
 DROP INDEX certificates_renew_at;

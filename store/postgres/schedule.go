@@ -82,3 +82,15 @@ func (q queries) ListJobsIdle(ctx context.Context, status string, before time.Ti
 	}
 	return jobs, nil
 }
+
+// DeleteFinishedJobs implements store.JobQueries.
+func (q queries) DeleteFinishedJobs(ctx context.Context, before time.Time,
+	limit int) (int, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM jobs WHERE id IN (
+		SELECT id FROM jobs WHERE status IN ('Completed', 'Failed', 'Cancelled')
+		AND finished_at < $1 ORDER BY finished_at LIMIT $2)`, before.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete finished jobs: %w", translate(err))
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -98,3 +98,16 @@ func (q queries) ListJobsIdle(ctx context.Context, status string, before time.Ti
 	}
 	return jobs, nil
 }
+
+// DeleteFinishedJobs implements store.JobQueries.
+func (q queries) DeleteFinishedJobs(ctx context.Context, before time.Time,
+	limit int) (int, error) {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM jobs WHERE id IN (
+		SELECT id FROM jobs WHERE status IN ('Completed', 'Failed', 'Cancelled')
+		AND finished_at < ? ORDER BY finished_at LIMIT ?)`, fmtTime(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete finished jobs: %w", translate(err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), translate(err)
+}

@@ -89,6 +89,19 @@ func testJobs(t *testing.T, h Harness) {
 		t.Errorf("keyset pages of jobs: got %v then %v, %v; want the newer then the older",
 			first, second, err)
 	}
+	if n, err := s.DeleteFinishedJobs(ctx(t), claimed.FinishedAt, 10); err != nil || n != 0 {
+		t.Errorf("delete jobs finished before the only finished one: got %d, %v; want 0", n,
+			err)
+	}
+	defer func() {
+		n, err := s.DeleteFinishedJobs(ctx(t), claimed.FinishedAt.Add(time.Second), 10)
+		if err != nil || n != 1 {
+			t.Errorf("delete finished jobs: got %d, %v; want the completed one", n, err)
+		}
+		if _, err := s.GetJob(ctx(t), later.ID); err != nil {
+			t.Errorf("an open job was deleted: %v", err)
+		}
+	}()
 	for f, want := range map[store.JobFilter]int{{Type: store.JobRenewal}: 1,
 		{Status: store.JobCompleted}: 1, {Status: store.JobFailed}: 0} {
 		if n, err := s.CountJobs(ctx(t), f); err != nil || n != want {
