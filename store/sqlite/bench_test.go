@@ -9,6 +9,7 @@ import (
 
 	"certctl/store"
 	"certctl/store/sqlite"
+	"certctl/store/storetest"
 )
 
 // BenchmarkListAudit reads the newest page of 50 out of 100,000 audit events.
@@ -49,4 +50,16 @@ func BenchmarkListAudit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkListRenewalDue selects the due renewals among 100,000 certificates.
+func BenchmarkListRenewalDue(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	storetest.SeedDue(b, s, 100_000, now)
+	storetest.BenchListRenewalDue(b, s, now)
 }
