@@ -11,14 +11,18 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"certctl/app/config"
+	"certctl/app/server"
 	"certctl/store"
 	"certctl/store/postgres"
 	"certctl/store/sqlite"
@@ -28,12 +32,17 @@ import (
 // certInventory is how many certificates the certificate list benchmark stores.
 const certInventory = 100_000
 
-// certQueries are the certificate lists the benchmark loads, by the name its metrics use.
-var certQueries = []struct{ name, query string }{
-	{"list", "per_page=50"},
-	{"filtered", "per_page=50&status=Expiring&environment=prod"},
-	{"search", "per_page=50&q=svc-0004"},
-	{"by-expiry", "per_page=50&sort=not_after"},
+// certQueries are the certificate lists the benchmarks load, by the name their metrics use,
+// with the store filter each query makes.
+var certQueries = []struct {
+	name, query string
+	filter      store.CertificateFilter
+}{
+	{"list", "per_page=50", store.CertificateFilter{}},
+	{"filtered", "per_page=50&status=Expiring&environment=prod",
+		store.CertificateFilter{Status: "Expiring", Environment: "prod"}},
+	{"search", "per_page=50&q=svc-0004", store.CertificateFilter{Search: "svc-0004"}},
+	{"by-expiry", "per_page=50&sort=not_after", store.CertificateFilter{Sort: "not_after"}},
 }
 
 // BenchmarkCertificateList loads GET /api/v1/certificates (a page of 50 out of 100,000
@@ -80,6 +89,7 @@ func loadCertificates(b *testing.B, env []string, open func() (store.Store, erro
 	auth := "Authorization: Bearer " + benchKey
 	health := hey(b, in.url+"/health")
 	b.ReportMetric(health.rps, "health-req/s")
+	b.ReportMetric(health.p99*1000, "health-p99-ms")
 	for _, q := range certQueries {
 		url := in.url + "/api/v1/certificates?" + q.query
 		full := hey(b, url, "-H", auth)
@@ -244,4 +254,102 @@ func seedLeafPEM(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// BenchmarkCertificateListHandler measures the server's own cost of the certificate lists
+// in-process, without TLS, network or load generator, at two inventory sizes, for profiling
+// and to see which costs grow with the inventory.
+func BenchmarkCertificateListHandler(b *testing.B) {
+	for _, n := range []int{1_000, certInventory} {
+		b.Run(fmt.Sprintf("sqlite/%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			st, err := sqlite.Open(context.Background(), filepath.Join(dir, "certctl.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchListHandler(b, st, dir, n)
+		})
+		b.Run(fmt.Sprintf("postgres/%d", n), func(b *testing.B) {
+			st, err := postgres.Open(context.Background(), storetest.PostgresSchema(b), 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchListHandler(b, st, b.TempDir(), n)
+		})
+	}
+}
+
+// benchListHandler builds the server's handler on st with n certificates and measures, per
+// list: the same page again (from the page cache), revalidation (304), a page the cache has
+// not seen (an extra query parameter makes a new entity tag; the total stays cached), and
+// the count the list runs once per change of the certificates.
+func benchListHandler(b *testing.B, st store.Store, dir string, n int) {
+	defer st.Close()
+	cfg, err := config.Load(func(name string) (string, bool) {
+		switch name {
+		case "CERTCTL_AUTH_SECRET":
+			return benchKey, true
+		case "CERTCTL_CONFIG_ENCRYPTION_KEY":
+			return strings.Repeat("5a", 32), true
+		case "CERTCTL_DATA_DIR":
+			return dir, true
+		}
+		return "", false
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	app, err := server.Build(context.Background(), cfg, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedCertificates(b, st, n)
+	h := app.Handler()
+	serve := func(b *testing.B, path, tag string, want int) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+benchKey)
+		if tag != "" {
+			req.Header.Set("If-None-Match", tag)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Fatalf("GET %s: status %d, want %d", path, w.Code, want)
+		}
+		return w
+	}
+
+	b.Run("health", func(b *testing.B) {
+		for b.Loop() {
+			serve(b, "/health", "", http.StatusOK)
+		}
+	})
+	for _, q := range certQueries {
+		path := "/api/v1/certificates?" + q.query
+		tag := serve(b, path, "", http.StatusOK).Header().Get("ETag")
+		b.Run(q.name+"/cached", func(b *testing.B) {
+			for b.Loop() {
+				serve(b, path, "", http.StatusOK)
+			}
+		})
+		b.Run(q.name+"/304", func(b *testing.B) {
+			for b.Loop() {
+				serve(b, path, tag, http.StatusNotModified)
+			}
+		})
+		b.Run(q.name+"/uncached", func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				serve(b, fmt.Sprintf("%s&nocache=%d", path, i), "", http.StatusOK)
+			}
+		})
+		b.Run(q.name+"/count", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := st.CountCertificates(context.Background(), q.filter); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

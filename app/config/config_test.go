@@ -34,7 +34,7 @@ func TestLoadDefaults(t *testing.T) {
 		DataDir:            "./data",
 		DatabaseMaxConn:    50,
 		AuthType:           "api-key",
-		CAKeyType:          "ecdsa-p384",
+		CAKeyType:          "ecdsa-p256",
 		CARootLifetime:     87600 * time.Hour,
 		CAInterLifetime:    26280 * time.Hour,
 		KeygenMode:         "agent",

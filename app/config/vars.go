@@ -62,7 +62,7 @@ var vars = []Var{
 		set: func(c *Config, s string) error { c.CACertPath = s; return nil }},
 	{Name: "CERTCTL_CA_KEY_PATH", Doc: "sub-CA mode: PEM private key of CERTCTL_CA_CERT_PATH",
 		set: func(c *Config, s string) error { c.CAKeyPath = s; return nil }},
-	{Name: "CERTCTL_CA_KEY_TYPE", Default: "ecdsa-p384", Doc: "key type of the local CA's " +
+	{Name: "CERTCTL_CA_KEY_TYPE", Default: "ecdsa-p256", Doc: "key type of the local CA's " +
 		"root, intermediates and OCSP responder",
 		set: func(c *Config, s string) error {
 			return parseEnum(s, []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072",
