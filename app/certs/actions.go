@@ -14,11 +14,22 @@ import (
 
 // Renew queues a renewal of certificate id, unless work on it is already under way.
 func (s *Service) Renew(ctx context.Context, id string) (store.Job, error) {
+	return s.renew(ctx, id, false)
+}
+
+// renew is Renew; with onlyDue set it also refuses, as a conflict, a certificate whose
+// renewal time has not come. The scheduler queues from a list of due certificates read
+// before; by the time it reaches one, another replica may have renewed it already.
+func (s *Service) renew(ctx context.Context, id string, onlyDue bool) (store.Job, error) {
 	var j store.Job
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		c, err := q.GetCertificate(ctx, id)
 		if err != nil {
 			return err
+		}
+		if onlyDue && (c.RenewAt.IsZero() || c.RenewAt.After(s.now())) {
+			return &valid.Conflict{Message: fmt.Sprintf("certificate %s is not due for "+
+				"renewal", id)}
 		}
 		if c.IssuerID == "" {
 			return &valid.Conflict{Message: fmt.Sprintf("certificate %s has no issuer; set "+

@@ -47,7 +47,7 @@ func (s *Service) RenewDue(ctx context.Context) (int, error) {
 	}
 	queued := 0
 	for _, c := range due {
-		_, err := s.Renew(ctx, c.ID)
+		_, err := s.renew(ctx, c.ID, true)
 		var conflict *valid.Conflict
 		switch {
 		case err == nil:

@@ -144,6 +144,21 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 	return j, nil
 }
 
+// ClaimJob claims in a transaction of its own, which takes the change counters before the
+// claim locks any job (see lockChanges). The claim's re-check may leave it holding the lock
+// of a job another replica has just claimed; waiting then for the jobs counter, held by
+// the transaction that completes that job, would deadlock.
+func (s *Store) ClaimJob(ctx context.Context, types []string, now time.Time) (store.Job,
+	error) {
+	var j store.Job
+	err := s.InTx(ctx, func(q store.Queries) error {
+		var err error
+		j, err = q.ClaimJob(ctx, types, now)
+		return err
+	})
+	return j, err
+}
+
 // OpenJob implements store.JobQueries.
 func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, error) {
 	j, err := scanJob(q.db.QueryRow(ctx,

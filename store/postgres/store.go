@@ -100,11 +100,21 @@ func (s *Store) Migrations() (*goose.Provider, func(), error) {
 	return p, func() { db.Close() }, nil
 }
 
+// lockChanges takes every change counter, always in the same order, before a transaction
+// does its work. The triggers that bump a counter hold its row until commit, so without one
+// order a transaction that writes jobs and then certificates (queueing a renewal) and one
+// that writes certificates and then jobs (storing the issued version) deadlock.
+const lockChanges = `SELECT area FROM changes ORDER BY area FOR NO KEY UPDATE`
+
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", translate(err))
+	}
+	if _, err := tx.Exec(ctx, lockChanges); err != nil {
+		tx.Rollback(ctx)
+		return fmt.Errorf("lock change counters: %w", translate(err))
 	}
 	if err := fn(queries{db: tx}); err != nil {
 		tx.Rollback(ctx)
@@ -131,6 +141,9 @@ func (s *Store) WithLock(ctx context.Context, name string,
 	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, name)
 	if err != nil {
 		return fmt.Errorf("take lock %s: %w", name, translate(err))
+	}
+	if _, err := tx.Exec(ctx, lockChanges); err != nil {
+		return fmt.Errorf("lock change counters: %w", translate(err))
 	}
 	if err := fn(queries{db: tx}); err != nil {
 		return err
