@@ -2,6 +2,7 @@ package certs_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,13 +11,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"certctl/app/auth"
+	"certctl/app/ca"
 	"certctl/app/certs"
+	"certctl/app/config"
 	"certctl/app/localca"
 	"certctl/app/secret"
 	"certctl/store"
@@ -36,18 +40,20 @@ var rawRate float64
 // issuanceWorkers is how many goroutines run jobs at once in the parallel variant.
 const issuanceWorkers = 4
 
-// BenchmarkIssuance measures issuing a server-key ECDSA P-256 leaf from an ECDSA P-384
-// intermediate (the local CA's default key type): the bare signature, then end to end
-// through the certificate service on each backend.
+// BenchmarkIssuance measures issuing a server-key ECDSA P-256 leaf from an intermediate of
+// the local CA's configured key type (the default, or CERTCTL_CA_KEY_TYPE when set): the
+// bare signature, then end to end through the certificate service on each backend.
 func BenchmarkIssuance(b *testing.B) {
-	b.Run("raw", benchRawIssuance)
+	spec := caKeySpec(b)
+	b.Logf("local CA key type %s", spec)
+	b.Run("raw", func(b *testing.B) { benchRawIssuance(b, spec) })
 	b.Run("sqlite", func(b *testing.B) {
 		st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "c.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		benchServiceIssuance(b, st)
+		benchServiceIssuance(b, st, spec)
 	})
 	b.Run("postgres", func(b *testing.B) {
 		st, err := postgres.Open(b.Context(), storetest.PostgresSchema(b), 50)
@@ -55,14 +61,29 @@ func BenchmarkIssuance(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		benchServiceIssuance(b, st)
+		benchServiceIssuance(b, st, spec)
 	})
 }
 
-// benchRawIssuance generates a P-256 key and signs a leaf for it with a P-384 intermediate,
-// with the extensions the local CA adds, and nothing else: no database, no sealing.
-func benchRawIssuance(b *testing.B) {
-	inter, interKey := rawIntermediate(b)
+// caKeySpec is the local CA's key type as the server would configure it.
+func caKeySpec(b *testing.B) string {
+	cfg, err := config.Load(func(name string) (string, bool) {
+		if name == "CERTCTL_CA_KEY_TYPE" {
+			return os.LookupEnv(name)
+		}
+		return "", false
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg.CAKeyType
+}
+
+// benchRawIssuance generates a P-256 key and signs a leaf for it with an intermediate of
+// key type spec, with the extensions the local CA adds, and nothing else: no database, no
+// sealing.
+func benchRawIssuance(b *testing.B, spec string) {
+	inter, interKey := rawIntermediate(b, spec)
 	var i int64
 	for b.Loop() {
 		i++
@@ -73,7 +94,7 @@ func benchRawIssuance(b *testing.B) {
 }
 
 // signRaw makes a P-256 key and signs leaf number i for it with inter.
-func signRaw(b *testing.B, inter *x509.Certificate, interKey *ecdsa.PrivateKey, i int64) {
+func signRaw(b *testing.B, inter *x509.Certificate, interKey crypto.Signer, i int64) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -84,9 +105,10 @@ func signRaw(b *testing.B, inter *x509.Certificate, interKey *ecdsa.PrivateKey, 
 	}
 }
 
-// rawIntermediate returns a P-384 intermediate signed by a P-384 root, and its key.
-func rawIntermediate(b *testing.B) (*x509.Certificate, *ecdsa.PrivateKey) {
-	rootKey := p384Key(b)
+// rawIntermediate returns an intermediate signed by a root, both with keys of type spec,
+// and the intermediate's key.
+func rawIntermediate(b *testing.B, spec string) (*x509.Certificate, crypto.Signer) {
+	rootKey := caKey(b, spec)
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
 		Subject: pkix.Name{CommonName: "Benchmark Root"}, NotBefore: now.Add(-time.Hour),
@@ -100,7 +122,7 @@ func rawIntermediate(b *testing.B) (*x509.Certificate, *ecdsa.PrivateKey) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	interKey := p384Key(b)
+	interKey := caKey(b, spec)
 	tmpl.SerialNumber, tmpl.Subject = big.NewInt(2), pkix.Name{CommonName: "Benchmark Issuing"}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, interKey.Public(), rootKey)
 	if err != nil {
@@ -113,8 +135,8 @@ func rawIntermediate(b *testing.B) (*x509.Certificate, *ecdsa.PrivateKey) {
 	return inter, interKey
 }
 
-func p384Key(b *testing.B) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+func caKey(b *testing.B, spec string) crypto.Signer {
+	k, err := ca.GenerateKey(spec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +164,7 @@ func rawLeaf(b *testing.B, i int64) *x509.Certificate {
 }
 
 // issuanceBench is a certificate service in server key mode on one store, with the local
-// CA on an ECDSA P-384 intermediate.
+// CA.
 type issuanceBench struct {
 	st   store.Store
 	svc  *certs.Service
@@ -150,12 +172,12 @@ type issuanceBench struct {
 	made int // certificates created so far, for unique names
 }
 
-func newIssuanceBench(b *testing.B, st store.Store) *issuanceBench {
+func newIssuanceBench(b *testing.B, st store.Store, spec string) *issuanceBench {
 	ctx := auth.WithPrincipal(b.Context(), auth.Principal{Actor: "apikey:bench",
 		Role: auth.RoleAdmin})
 	key := secret.NewKey()
 	log := slog.New(slog.DiscardHandler)
-	local := localca.New(st, key, localca.Settings{KeySpec: "ecdsa-p384",
+	local := localca.New(st, key, localca.Settings{KeySpec: spec,
 		RootLifetime: 10 * 365 * 24 * time.Hour, IntermediateLifetime: 5 * 365 * 24 * time.Hour,
 		PublicURL: "https://certctl.test"}, time.Now, log)
 	if err := local.Ensure(ctx); err != nil {
@@ -196,9 +218,9 @@ func (e *issuanceBench) checkAllIssued(b *testing.B) {
 
 // benchServiceIssuance measures issuance end to end on st: one worker creating and issuing
 // one certificate per operation, then several workers issuing queued certificates.
-func benchServiceIssuance(b *testing.B, st store.Store) {
-	e := newIssuanceBench(b, st)
-	raw := rawRateOnce(b)
+func benchServiceIssuance(b *testing.B, st store.Store, spec string) {
+	e := newIssuanceBench(b, st, spec)
+	raw := rawRateOnce(b, spec)
 	report := func(b *testing.B) {
 		rate := float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(rate, "certs/s")
@@ -217,36 +239,50 @@ func benchServiceIssuance(b *testing.B, st store.Store) {
 		report(b)
 		e.checkAllIssued(b)
 	})
-	// Certificates are queued first, untimed; then the workers drain the queue as the
-	// server's job worker would, each claiming its own jobs.
+	// Certificates are queued first, untimed; then the workers drain the queue, each
+	// claiming its own jobs.
 	b.Run(fmt.Sprintf("issue-%d-workers", issuanceWorkers), func(b *testing.B) {
-		b.StopTimer()
-		for range b.N {
-			e.create(b)
-		}
-		b.StartTimer()
-		var wg sync.WaitGroup
-		for range issuanceWorkers {
-			wg.Go(func() {
-				for e.svc.RunOne(e.ctx) {
-				}
-			})
-		}
-		wg.Wait()
-		b.StopTimer()
+		e.drainQueued(b, func() {
+			var wg sync.WaitGroup
+			for range issuanceWorkers {
+				wg.Go(func() {
+					for e.svc.RunOne(e.ctx) {
+					}
+				})
+			}
+			wg.Wait()
+		})
 		report(b)
-		e.checkAllIssued(b)
 	})
+	// The same, drained as the server's job worker does it: ProcessJobs with the default
+	// concurrency.
+	b.Run("issue-process-jobs", func(b *testing.B) {
+		e.drainQueued(b, func() { e.svc.ProcessJobs(e.ctx) })
+		report(b)
+	})
+}
+
+// drainQueued creates b.N certificates with the timer stopped, times drain, and checks
+// that it issued them all.
+func (e *issuanceBench) drainQueued(b *testing.B, drain func()) {
+	b.StopTimer()
+	for range b.N {
+		e.create(b)
+	}
+	b.StartTimer()
+	drain()
+	b.StopTimer()
+	e.checkAllIssued(b)
 }
 
 // rawRateOnce returns the raw signing rate of this run, measuring it for a second now when
 // the raw benchmark was not selected. (testing.Benchmark cannot be called here: it waits
 // for the benchmark that is running.)
-func rawRateOnce(b *testing.B) float64 {
+func rawRateOnce(b *testing.B, spec string) float64 {
 	if rawRate != 0 {
 		return rawRate
 	}
-	inter, interKey := rawIntermediate(b)
+	inter, interKey := rawIntermediate(b, spec)
 	start := time.Now()
 	var n int64
 	for time.Since(start) < time.Second {
