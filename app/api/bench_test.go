@@ -44,12 +44,15 @@ func BenchmarkAuditListHandler(b *testing.B) {
 func benchAuditList(b *testing.B, st store.Store) {
 	defer st.Close()
 	seed(b, st, 100_000)
+	dataDir := b.TempDir()
 	cfg, _ := config.Load(func(name string) (string, bool) {
 		switch name {
 		case "CERTCTL_AUTH_SECRET":
 			return bootstrapKey, true
 		case "CERTCTL_CONFIG_ENCRYPTION_KEY":
 			return strings.Repeat("5a", 32), true
+		case "CERTCTL_DATA_DIR":
+			return dataDir, true
 		}
 		return "", false
 	})

@@ -53,10 +53,11 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, st store.Store) *env {
 	t.Cleanup(func() { st.Close() })
+	dataDir := t.TempDir()
 	cfg, err := config.Load(func(name string) (string, bool) {
 		v, ok := map[string]string{"CERTCTL_AUTH_SECRET": bootstrapKey,
 			"CERTCTL_CONFIG_ENCRYPTION_KEY": strings.Repeat("5a", 32),
-			"CERTCTL_MAX_BODY_BYTES":        "4096"}[name]
+			"CERTCTL_MAX_BODY_BYTES":        "4096", "CERTCTL_DATA_DIR": dataDir}[name]
 		return v, ok
 	})
 	if err != nil {
