@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -33,9 +34,18 @@ type Job struct {
 	RequestedBy   string
 	ApprovedBy    string
 	CSRPEM        string // the agent's CSR, for agent key mode
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	FinishedAt    time.Time
+	// TargetID is the target a Deployment job deploys to; "" for other types.
+	TargetID string
+	// AgentID is the agent that does the job: the target's agent for a Deployment, the
+	// agent that makes the key and CSR for an Issuance or Renewal in agent key mode; ""
+	// for work the server does.
+	AgentID string
+	// Result is the agent's report of a Deployment, a JSON object; nil until reported.
+	Result     json.RawMessage
+	StartedAt  time.Time // when a Deployment was last started; zero before
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt time.Time
 }
 
 // JobFilter narrows ListJobs; zero values match everything.
@@ -43,6 +53,8 @@ type JobFilter struct {
 	Type          string
 	Status        string
 	CertificateID string
+	AgentID       string
+	TargetID      string
 }
 
 // JobQueries reads and writes jobs.
@@ -52,7 +64,8 @@ type JobQueries interface {
 	// ListJobs returns jobs newest first and the keyset position of the last.
 	ListJobs(ctx context.Context, f JobFilter, p Page) ([]Job, string, error)
 	CountJobs(ctx context.Context, f JobFilter) (int, error)
-	// UpdateJob replaces status, attempts, times, error, approver and CSR of j.ID.
+	// UpdateJob replaces status, attempts, times, error, approver, CSR, agent, result and
+	// start time of j.ID.
 	UpdateJob(ctx context.Context, j Job) error
 	// ClaimJob atomically moves one Pending job of one of types whose next attempt time has
 	// come to Running, counting the attempt, and returns it; ErrNotFound when none is due.
@@ -65,7 +78,19 @@ type JobQueries interface {
 	// DeleteFinishedJobs removes up to limit jobs that finished (Completed, Failed or
 	// Cancelled) before before, and reports how many it removed.
 	DeleteFinishedJobs(ctx context.Context, before time.Time, limit int) (int, error)
-	// OpenJob returns the certificate's job that is not yet finished (Pending, AwaitingCSR,
-	// AwaitingApproval or Running), or ErrNotFound.
+	// OpenJob returns the certificate's Issuance or Renewal job that is not yet finished
+	// (Pending, AwaitingCSR, AwaitingApproval or Running), or ErrNotFound. Deployments run
+	// beside it and are not considered.
 	OpenJob(ctx context.Context, certificateID string) (Job, error)
+
+	// ListAgentWork returns up to limit unfinished jobs assigned to agentID that the agent
+	// has to act on, oldest first: Issuance and Renewal jobs in AwaitingCSR, and Deployment
+	// jobs that are Pending or Running.
+	ListAgentWork(ctx context.Context, agentID string, limit int) ([]Job, error)
+	// ListRetryDue returns up to limit Failed jobs of type typ that have attempts left
+	// (Attempts < MaxAttempts) and whose next attempt time has come by now, oldest first.
+	ListRetryDue(ctx context.Context, typ string, now time.Time, limit int) ([]Job, error)
+	// OpenDeployments returns the Pending or Running Deployment jobs of the certificate to
+	// the target.
+	OpenDeployments(ctx context.Context, certificateID, targetID string) ([]Job, error)
 }

@@ -58,6 +58,9 @@ type Queries interface {
 	ProfileQueries
 	CertificateQueries
 	JobQueries
+	AgentQueries
+	TargetQueries
+	DiscoveryQueries
 }
 
 // Page selects one page of a list: either Offset rows skipped, or the rows after the keyset
@@ -90,6 +93,9 @@ const (
 	AreaProfiles     = "profiles"
 	AreaCertificates = "certificates"
 	AreaJobs         = "jobs"
+	AreaAgents       = "agents"
+	AreaTargets      = "targets"
+	AreaDiscovered   = "discovered"
 )
 
 // UTC normalises t the way the store keeps times: UTC, microsecond precision.
