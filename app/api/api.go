@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"certctl/app/agents"
 	"certctl/app/apikey"
 	"certctl/app/auth"
 	"certctl/app/certs"
@@ -20,6 +21,7 @@ type API struct {
 	st     store.Store
 	org    *org.Service
 	certs  *certs.Service
+	agents *agents.Service
 	keys   *apikey.Keys
 	authn  *auth.Authenticator
 	log    *slog.Logger
@@ -32,6 +34,7 @@ type Deps struct {
 	Store         store.Store
 	Org           *org.Service
 	Certs         *certs.Service
+	Agents        *agents.Service
 	Keys          *apikey.Keys
 	Authenticator *auth.Authenticator
 	Log           *slog.Logger
@@ -40,7 +43,7 @@ type Deps struct {
 
 // New returns the API.
 func New(d Deps) *API {
-	return &API{st: d.Store, org: d.Org, certs: d.Certs, keys: d.Keys, authn: d.Authenticator,
+	return &API{st: d.Store, org: d.Org, certs: d.Certs, agents: d.Agents, keys: d.Keys, authn: d.Authenticator,
 		log: d.Log.With("component", "api"), counts: newCountCache(),
 		pages: newPageCache()}
 }
@@ -53,7 +56,11 @@ func (a *API) Register(mux *http.ServeMux) {
 		if rt.etag {
 			h = middleware.ETag(h)
 		}
-		if rt.role != auth.RoleNone {
+		switch rt.role {
+		case auth.RoleNone:
+		case auth.RoleAgent:
+			h = a.agentOnly(h)
+		default:
 			h = a.authn.Require(rt.role, a.fail, h)
 		}
 		mux.Handle(rt.method+" "+rt.pattern, h)

@@ -78,7 +78,7 @@ func (a *API) patchCertificate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, certificateOut(c))
+	a.writeCertificate(w, r, http.StatusOK, c)
 }
 
 // archiveCertificate answers DELETE: the certificate is archived, never erased, so its

@@ -31,6 +31,8 @@ type Certificate struct {
 	NotAfter         *time.Time `json:"not_after"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
+	// TargetIDs is set on single certificates, not in lists.
+	TargetIDs []string `json:"target_ids,omitempty"`
 }
 
 // CertificateInput is the body of certificate creation.
@@ -46,6 +48,7 @@ type CertificateInput struct {
 	Environment     string   `json:"environment"`
 	Tags            []string `json:"tags"`
 	KeyMode         string   `json:"key_mode"`
+	TargetIDs       []string `json:"target_ids"`
 }
 
 // CertificateCreated answers certificate creation: the certificate and its issuance job.
@@ -134,7 +137,20 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, certificateOut(c))
+	a.writeCertificate(w, r, http.StatusOK, c)
+}
+
+// writeCertificate answers with one certificate and its targets.
+func (a *API) writeCertificate(w http.ResponseWriter, r *http.Request, status int,
+	c store.Certificate) {
+	out := certificateOut(c)
+	ids, err := a.certs.TargetIDs(r.Context(), c.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out.TargetIDs = nonNil(ids)
+	writeJSON(w, status, out)
 }
 
 func (a *API) createCertificate(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +165,12 @@ func (a *API) createCertificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/certificates/"+c.ID)
-	writeJSON(w, http.StatusCreated, CertificateCreated{Certificate: certificateOut(c),
-		JobID: j.ID})
+	out := certificateOut(c)
+	out.TargetIDs = nonNil(in.TargetIDs)
+	if ids, err := a.certs.TargetIDs(r.Context(), c.ID); err == nil {
+		out.TargetIDs = nonNil(ids)
+	}
+	writeJSON(w, http.StatusCreated, CertificateCreated{Certificate: out, JobID: j.ID})
 }
 
 func (a *API) renewCertificate(w http.ResponseWriter, r *http.Request) {

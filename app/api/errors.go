@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"certctl/app/agents"
 	"certctl/app/auth"
 	"certctl/app/middleware"
 	"certctl/app/valid"
@@ -72,6 +73,11 @@ func (a *API) classify(err error) (int, Error) {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return http.StatusUnauthorized, Error{Error: "unauthorized",
 			Message: "send a valid API key as Authorization: Bearer <key>"}
+	case errors.Is(err, agents.ErrRetired):
+		return http.StatusGone, Error{Error: "agent_retired",
+			Message: "this agent has been retired; stop and uninstall it, or enroll it again"}
+	case errors.Is(err, errOtherAgent):
+		return http.StatusForbidden, Error{Error: "forbidden", Message: errOtherAgent.Error()}
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, Error{Error: "forbidden",
 			Message: "your API key's role does not allow this"}

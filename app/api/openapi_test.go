@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"certctl/app/agentapi"
 	"certctl/app/auth"
 )
 
@@ -105,7 +106,19 @@ func TestSchemasMatchWireTypes(t *testing.T) {
 		"Issuer": Issuer{}, "Profile": Profile{}, "RenewalPolicy": RenewalPolicy{},
 		"ImportInput": ImportInput{}, "BulkInput": BulkInput{}, "BulkResult": BulkResult{},
 		"PKCS12Input": PKCS12Input{}, "ProfileInput": ProfileInput{},
-		"PolicyInput": PolicyInput{},
+		"PolicyInput": PolicyInput{}, "Agent": Agent{}, "RetireInput": RetireInput{},
+		"CredentialRotated": CredentialRotated{}, "EnrollmentToken": EnrollmentToken{},
+		"EnrollmentTokenInput":   EnrollmentTokenInput{},
+		"EnrollmentTokenCreated": EnrollmentTokenCreated{}, "Target": Target{},
+		"TargetInput": TargetInput{}, "Deployment": Deployment{}, "DeployInput": DeployInput{},
+		"DiscoveredCertificate": DiscoveredCertificate{}, "ClaimInput": ClaimInput{},
+		"NetworkScanTarget":      NetworkScanTarget{},
+		"NetworkScanTargetInput": NetworkScanTargetInput{}, "ScanResult": ScanResult{},
+		"DiscoveryAccepted":  DiscoveryAccepted{},
+		"AgentEnrollRequest": agentapi.EnrollRequest{}, "AgentEnrollResponse": agentapi.EnrollResponse{},
+		"AgentHeartbeat": agentapi.Heartbeat{}, "AgentWork": agentapi.Work{},
+		"AgentCSR": agentapi.CSR{}, "AgentMaterial": agentapi.Material{},
+		"AgentReport": agentapi.Report{}, "AgentDiscovery": agentapi.Discovery{},
 	}
 	for name, v := range types {
 		schema, ok := s.Components.Schemas[name]

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"certctl/app/agentapi"
 	"certctl/app/auth"
 )
 
@@ -56,6 +57,11 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/certificates/{id}/export/pkcs12", auth.RoleAdmin, false,
 			a.exportPKCS12},
 
+		{"GET", "/api/v1/certificates/{id}/deployments", auth.RoleViewer, false,
+			a.listDeployments},
+		{"POST", "/api/v1/certificates/{id}/deploy", auth.RoleOperator, false,
+			a.deployCertificate},
+
 		{"GET", "/api/v1/jobs", auth.RoleViewer, true, a.listJobs},
 		{"GET", "/api/v1/jobs/{id}", auth.RoleViewer, false, a.getJob},
 		{"POST", "/api/v1/jobs/{id}/csr", auth.RoleOperator, false, a.submitCSR},
@@ -75,6 +81,48 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/renewal-policies/{id}", auth.RoleViewer, false, a.getPolicy},
 		{"PUT", "/api/v1/renewal-policies/{id}", auth.RoleAdmin, false, a.replacePolicy},
 		{"DELETE", "/api/v1/renewal-policies/{id}", auth.RoleAdmin, false, a.deletePolicy},
+
+		{"GET", "/api/v1/agents", auth.RoleViewer, true, a.listAgents},
+		{"GET", "/api/v1/agents/{id}", auth.RoleViewer, false, a.getAgent},
+		{"DELETE", "/api/v1/agents/{id}", auth.RoleOperator, false, a.retireAgent},
+		{"POST", "/api/v1/agents/{id}/rotate-credential", auth.RoleAdmin, false,
+			a.rotateAgentCredential},
+		{"GET", "/api/v1/agent-enrollment-tokens", auth.RoleAdmin, false,
+			a.listEnrollmentTokens},
+		{"POST", "/api/v1/agent-enrollment-tokens", auth.RoleAdmin, false,
+			a.createEnrollmentToken},
+		{"DELETE", "/api/v1/agent-enrollment-tokens/{id}", auth.RoleAdmin, false,
+			a.deleteEnrollmentToken},
+
+		{"POST", agentapi.PathEnroll, auth.RoleNone, false, a.enrollAgent},
+		{"POST", agentapi.PathHeartbeat, auth.RoleAgent, false, a.agentHeartbeat},
+		{"GET", agentapi.PathWork, auth.RoleAgent, false, a.agentWork},
+		{"POST", agentapi.PathCSR, auth.RoleAgent, false, a.agentCSR},
+		{"GET", agentapi.PathMaterial, auth.RoleAgent, false, a.agentMaterial},
+		{"POST", agentapi.PathReport, auth.RoleAgent, false, a.agentReport},
+		{"POST", agentapi.PathDiscovery, auth.RoleAgent, false, a.agentDiscovery},
+
+		{"GET", "/api/v1/targets", auth.RoleViewer, false, a.listTargets},
+		{"POST", "/api/v1/targets", auth.RoleOperator, false, a.createTarget},
+		{"GET", "/api/v1/targets/{id}", auth.RoleViewer, false, a.getTarget},
+		{"PUT", "/api/v1/targets/{id}", auth.RoleOperator, false, a.replaceTarget},
+		{"DELETE", "/api/v1/targets/{id}", auth.RoleOperator, false, a.deleteTarget},
+
+		{"GET", "/api/v1/discovered-certificates", auth.RoleViewer, true, a.listDiscovered},
+		{"GET", "/api/v1/discovered-certificates/{id}", auth.RoleViewer, false,
+			a.getDiscovered},
+		{"POST", "/api/v1/discovered-certificates/{id}/claim", auth.RoleOperator, false,
+			a.claimDiscovered},
+		{"POST", "/api/v1/discovered-certificates/{id}/dismiss", auth.RoleOperator, false,
+			a.dismissDiscovered},
+		{"GET", "/api/v1/network-scan-targets", auth.RoleViewer, false, a.listScanTargets},
+		{"POST", "/api/v1/network-scan-targets", auth.RoleAdmin, false, a.saveScanTarget},
+		{"GET", "/api/v1/network-scan-targets/{id}", auth.RoleViewer, false, a.getScanTarget},
+		{"PUT", "/api/v1/network-scan-targets/{id}", auth.RoleAdmin, false, a.saveScanTarget},
+		{"DELETE", "/api/v1/network-scan-targets/{id}", auth.RoleAdmin, false,
+			a.deleteScanTarget},
+		{"POST", "/api/v1/network-scan-targets/{id}/scan", auth.RoleAdmin, false,
+			a.runScanTarget},
 
 		{"GET", "/api/v1/api-keys", auth.RoleAdmin, false, a.listAPIKeys},
 		{"POST", "/api/v1/api-keys", auth.RoleAdmin, false, a.createAPIKey},

@@ -22,11 +22,20 @@ const (
 	RoleAdmin
 )
 
+// RoleAgent marks what only an enrolled agent may do, with its own credential. No API key
+// holds it, and it includes none of the roles above.
+const RoleAgent Role = -1
+
 var roleNames = map[Role]string{RoleViewer: "viewer", RoleOperator: "operator",
 	RoleAdmin: "admin"}
 
 // String returns the role's name as the API spells it.
-func (r Role) String() string { return roleNames[r] }
+func (r Role) String() string {
+	if r == RoleAgent {
+		return "agent"
+	}
+	return roleNames[r]
+}
 
 // ParseRole turns a role name into a Role.
 func ParseRole(s string) (Role, error) {

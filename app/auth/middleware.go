@@ -99,7 +99,7 @@ func (a *Authenticator) Require(role Role, fail func(http.ResponseWriter, *http.
 			fail(w, r, err)
 			return
 		}
-		if p.Role < role {
+		if p.Role < role || role == RoleAgent {
 			fail(w, r, ErrForbidden)
 			return
 		}

@@ -25,6 +25,9 @@ type Input struct {
 	Environment     string
 	Tags            []string
 	KeyMode         string
+	// TargetIDs are where the certificate is deployed. On update, nil leaves the targets
+	// as they are and an empty list removes them all.
+	TargetIDs []string
 }
 
 // Create adds a certificate to the inventory and queues its issuance: at once for server
@@ -47,6 +50,17 @@ func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, stor
 			}
 			return err
 		}
+		e := valid.Errors{}
+		targets, err := checkTargets(ctx, q, e, in.TargetIDs, c.KeyMode)
+		if err != nil {
+			return err
+		}
+		if err := e.Err(); err != nil {
+			return err
+		}
+		if _, err := s.mapTargets(ctx, q, c, targets, now); err != nil {
+			return err
+		}
 		j, err = s.newJob(ctx, q, c, store.JobIssuance, p.Approval != "none", now)
 		if err != nil {
 			return err
@@ -57,7 +71,7 @@ func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, stor
 		return q.AppendAudit(ctx, audit.Event(ctx, now, "certificate.create", "certificate",
 			c.ID, map[string]any{"name": c.Name, "common_name": c.CommonName, "sans": c.SANs,
 				"issuer_id": c.IssuerID, "profile_id": c.ProfileID, "key_mode": c.KeyMode,
-				"job_id": j.ID, "job_status": j.Status}))
+				"target_ids": targets, "job_id": j.ID, "job_status": j.Status}))
 	})
 	if err != nil {
 		return store.Certificate{}, store.Job{}, fmt.Errorf("create certificate: %w", err)

@@ -114,6 +114,21 @@ func externalIssuer(leaf *x509.Certificate) string {
 // Import adds a certificate issued elsewhere. It has no issuer, so it is monitored for
 // expiry until an issuer is set and it is re-issued.
 func (s *Service) Import(ctx context.Context, in ImportInput) (store.Certificate, error) {
+	var c store.Certificate
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		var err error
+		c, err = s.ImportIn(ctx, q, in)
+		return err
+	})
+	if err != nil {
+		return store.Certificate{}, fmt.Errorf("import certificate: %w", err)
+	}
+	return s.st.GetCertificate(ctx, c.ID)
+}
+
+// ImportIn is Import inside the caller's transaction q.
+func (s *Service) ImportIn(ctx context.Context, q store.Queries, in ImportInput) (
+	store.Certificate, error) {
 	b, err := ParseBundle([]byte(in.CertPEM), []byte(in.KeyPEM))
 	if err != nil {
 		return store.Certificate{}, err
@@ -129,19 +144,13 @@ func (s *Service) Import(ctx context.Context, in ImportInput) (store.Certificate
 	if b.Key != nil {
 		c.KeyMode = "server"
 	}
-	err = s.st.InTx(ctx, func(q store.Queries) error {
-		if err := s.checkRefs(ctx, q, e, c); err != nil {
-			return err
-		}
-		if err := e.Err(); err != nil {
-			return err
-		}
-		return s.storeImport(ctx, q, c, b)
-	})
-	if err != nil {
-		return store.Certificate{}, fmt.Errorf("import certificate: %w", err)
+	if err := s.checkRefs(ctx, q, e, c); err != nil {
+		return c, err
 	}
-	return s.st.GetCertificate(ctx, c.ID)
+	if err := e.Err(); err != nil {
+		return c, err
+	}
+	return c, s.storeImport(ctx, q, c, b)
 }
 
 func (s *Service) storeImport(ctx context.Context, q store.Queries, c store.Certificate,

@@ -120,11 +120,17 @@ func (s *Service) complete(ctx context.Context, j store.Job, c store.Certificate
 		if err := s.refreshStatus(ctx, q, c.ID); err != nil {
 			return err
 		}
+		c.CurrentVersionID = v.ID
+		deployments, err := s.queueDeployments(ctx, q, c, nil, now)
+		if err != nil {
+			return err
+		}
 		s.log.Info("certificate issued", "cert_id", c.ID, "serial", v.Serial,
-			"not_after", v.NotAfter, "job_id", j.ID)
+			"not_after", v.NotAfter, "job_id", j.ID, "deployments", len(deployments))
 		return q.AppendAudit(ctx, audit.Event(ctx, now, "certificate.issue", "certificate",
 			c.ID, map[string]any{"version_id": v.ID, "serial": v.Serial, "job_id": j.ID,
-				"not_after": v.NotAfter, "key_location": v.KeyLocation}))
+				"not_after": v.NotAfter, "key_location": v.KeyLocation,
+				"deployment_job_ids": deployments}))
 	})
 }
 

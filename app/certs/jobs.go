@@ -14,8 +14,8 @@ import (
 )
 
 // newJob makes the job that issues or renews c, in the status it starts in: waiting for
-// approval when the profile asks for it, for the agent's CSR in agent key mode, else
-// ready to run. It may make as many attempts as c's renewal policy allows.
+// approval when the profile asks for it, for the agent's CSR in agent key mode (assigned to
+// the agent of c's targets), else ready to run. It may make as many attempts as c's renewal policy allows.
 func (s *Service) newJob(ctx context.Context, q store.Queries, c store.Certificate,
 	typ string, needsApproval bool, now time.Time) (store.Job, error) {
 	rp, err := q.GetRenewalPolicy(ctx, c.RenewalPolicyID)
@@ -29,9 +29,15 @@ func (s *Service) newJob(ctx context.Context, q store.Queries, c store.Certifica
 	case c.KeyMode == "agent":
 		status = store.JobAwaitingCSR
 	}
+	agent := ""
+	if c.KeyMode == "agent" {
+		if agent, err = keyAgent(ctx, q, c.ID); err != nil {
+			return store.Job{}, err
+		}
+	}
 	return store.Job{ID: store.NewID("job"), Type: typ, CertificateID: c.ID, Status: status,
-		MaxAttempts: max(rp.MaxAttempts, 1), NextAttemptAt: now, RequestedBy: actor(ctx),
-		CreatedAt: now, UpdatedAt: now}, nil
+		AgentID: agent, MaxAttempts: max(rp.MaxAttempts, 1), NextAttemptAt: now,
+		RequestedBy: actor(ctx), CreatedAt: now, UpdatedAt: now}, nil
 }
 
 func actor(ctx context.Context) string {

@@ -106,17 +106,15 @@ func (s *Service) refreshStatus(ctx context.Context, q store.Queries, id string)
 	if in.Policy, err = q.GetRenewalPolicy(ctx, c.RenewalPolicyID); err != nil {
 		return err
 	}
-	jobs, _, err := q.ListJobs(ctx, store.JobFilter{CertificateID: id}, store.Page{Limit: 1})
+	last, err := lastIssuanceJob(ctx, q, id)
 	if err != nil {
 		return err
 	}
-	if len(jobs) > 0 {
-		switch jobs[0].Status {
-		case store.JobFailed:
-			in.LastJobFailed = true
-		case store.JobPending, store.JobAwaitingCSR, store.JobAwaitingApproval, store.JobRunning:
-			in.OpenJob = jobs[0].Type
-		}
+	switch last.Status {
+	case store.JobFailed:
+		in.LastJobFailed = true
+	case store.JobPending, store.JobAwaitingCSR, store.JobAwaitingApproval, store.JobRunning:
+		in.OpenJob = last.Type
 	}
 	if in.Current != nil {
 		renewAt := store.UTC(RenewAt(in.Current.NotBefore, in.Current.NotAfter, in.Policy))
@@ -130,4 +128,21 @@ func (s *Service) refreshStatus(ctx context.Context, q store.Queries, id string)
 		return q.SetCertificateStatus(ctx, id, status, store.UTC(s.now()))
 	}
 	return nil
+}
+
+// lastIssuanceJob returns the newest Issuance or Renewal job of certificate id, or a zero
+// Job when it has none. Deployments say nothing about the certificate's own status.
+func lastIssuanceJob(ctx context.Context, q store.Queries, id string) (store.Job, error) {
+	var last store.Job
+	for _, typ := range []string{store.JobIssuance, store.JobRenewal} {
+		jobs, _, err := q.ListJobs(ctx, store.JobFilter{CertificateID: id, Type: typ},
+			store.Page{Limit: 1})
+		if err != nil {
+			return store.Job{}, err
+		}
+		if len(jobs) > 0 && (last.ID == "" || jobs[0].CreatedAt.After(last.CreatedAt)) {
+			last = jobs[0]
+		}
+	}
+	return last, nil
 }

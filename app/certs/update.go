@@ -35,13 +35,48 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (store.Certif
 			}
 			return err
 		}
+		changes := certChanges(old, c)
+		if err := s.updateTargets(ctx, q, c, in.TargetIDs, changes); err != nil {
+			return err
+		}
 		return q.AppendAudit(ctx, audit.Event(ctx, c.UpdatedAt, "certificate.update",
-			"certificate", id, certChanges(old, c)))
+			"certificate", id, changes))
 	})
 	if err != nil {
 		return store.Certificate{}, fmt.Errorf("update certificate %s: %w", id, err)
 	}
 	return c, nil
+}
+
+// updateTargets replaces the targets of c when ids is not nil, queues deployments of the
+// current version to targets that are new, and records the change in changes.
+func (s *Service) updateTargets(ctx context.Context, q store.Queries, c store.Certificate,
+	ids []string, changes map[string]any) error {
+	if ids == nil {
+		return nil
+	}
+	e := valid.Errors{}
+	targets, err := checkTargets(ctx, q, e, ids, c.KeyMode)
+	if err != nil {
+		return err
+	}
+	if err := e.Err(); err != nil {
+		return err
+	}
+	old, err := q.CertificateTargetIDs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	added, err := s.mapTargets(ctx, q, c, targets, c.UpdatedAt)
+	if err != nil || slices.Equal(old, targets) {
+		return err
+	}
+	changes["target_ids"] = map[string]any{"from": old, "to": targets}
+	jobs, err := s.queueDeployments(ctx, q, c, added, c.UpdatedAt)
+	if len(jobs) > 0 {
+		changes["deployment_job_ids"] = jobs
+	}
+	return err
 }
 
 // certChanges lists the edited fields with their old and new values.

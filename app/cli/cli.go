@@ -42,10 +42,11 @@ commands:
   certs list|get|create|renew|revoke|export
                               manage certificates through the API of a running server
   jobs list                   list issuance, renewal and deployment jobs through the API
+  agents list                 list enrolled agents through the API
   healthcheck                 probe the local server's /health (for container checks)
   version                     print build information
 
-The certs and jobs commands call the server at CERTCTL_SERVER_URL (default
+The certs, jobs and agents commands call the server at CERTCTL_SERVER_URL (default
 https://localhost:8443) with the API key in CERTCTL_API_KEY; "certctl certs list -h" shows
 a command's flags.
 `
@@ -88,6 +89,8 @@ func run(env Env) error {
 		return certsCmd(env, args)
 	case "jobs":
 		return jobsCmd(env, args)
+	case "agents":
+		return agentsCmd(env, args)
 	case "healthcheck":
 		return healthcheck(env, args)
 	case "version":

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"certctl/app/agents"
 	"certctl/app/certs"
 	"certctl/app/keyring"
 	"certctl/app/localca"
@@ -51,7 +52,8 @@ func rotateKey(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := keyring.Rotate(ctx, st, old, next, localca.Reseal, certs.Reseal)
+	n, err := keyring.Rotate(ctx, st, old, next, localca.Reseal, certs.Reseal,
+		agents.ResealTargets)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,12 @@ type Config struct {
 	RenewalConcurrency int
 	// JobRetention is how long finished jobs are kept.
 	JobRetention time.Duration
+	// AgentBootstrapToken lets new agents enroll; "" allows only one-time tokens.
+	AgentBootstrapToken string
+	// AgentOfflineAfter is how long an agent may be silent before it counts as Offline.
+	AgentOfflineAfter time.Duration
+	// NetworkScanEnabled turns the network scan loop on.
+	NetworkScanEnabled bool
 	// Intervals holds the period of each scheduler loop, by loop name.
 	Intervals       map[string]time.Duration
 	MaxBodyBytes    int64
@@ -122,6 +128,12 @@ func (c *Config) validate() error {
 			return &Error{Var: "CERTCTL_PUBLIC_URL", Problem: fmt.Sprintf("%q is not an "+
 				"absolute http or https URL, e.g. https://certctl.example.com", c.PublicURL)}
 		}
+	}
+	if c.AgentBootstrapToken != "" && len(c.AgentBootstrapToken) < 16 {
+		return &Error{Var: "CERTCTL_AGENT_BOOTSTRAP_TOKEN", Problem: "must be at least 16 characters"}
+	}
+	if c.AgentOfflineAfter < 10*time.Second {
+		return &Error{Var: "CERTCTL_AGENT_OFFLINE_AFTER", Problem: "must be at least 10s"}
 	}
 	if c.AuthType == "api-key" && c.AuthSecret != "" && len(c.AuthSecret) < 16 {
 		return &Error{Var: "CERTCTL_AUTH_SECRET", Problem: "must be at least 16 characters"}

@@ -99,6 +99,21 @@ var vars = []Var{
 		"how often the inventory gauges of /metrics are recounted"),
 	loopVar("CERTCTL_SCHEDULER_RETENTION_INTERVAL", "retention", "1h",
 		"how often finished jobs past CERTCTL_JOB_RETENTION are removed"),
+	loopVar("CERTCTL_SCHEDULER_AGENT_HEALTH_CHECK_INTERVAL", "agent_health", "1m",
+		"how often agents silent for longer than CERTCTL_AGENT_OFFLINE_AFTER are marked Offline"),
+	loopVar("CERTCTL_SCHEDULER_RETRY_INTERVAL", "job_retry", "30s",
+		"how often failed deployments whose next attempt is due are queued again"),
+	loopVar("CERTCTL_NETWORK_SCAN_INTERVAL", "network_scan", "6h",
+		"how often the enabled network scan targets are scanned (with CERTCTL_NETWORK_SCAN_ENABLED)"),
+	{Name: "CERTCTL_AGENT_BOOTSTRAP_TOKEN", Secret: true, Doc: "shared secret that lets a " +
+		"new agent enroll (at least 16 characters); unset: only one-time enrollment tokens",
+		set: func(c *Config, s string) error { c.AgentBootstrapToken = s; return nil }},
+	{Name: "CERTCTL_AGENT_OFFLINE_AFTER", Default: "5m", Doc: "how long an agent may go " +
+		"without a heartbeat before it counts as Offline",
+		set: func(c *Config, s string) error { return parseDuration(s, &c.AgentOfflineAfter) }},
+	{Name: "CERTCTL_NETWORK_SCAN_ENABLED", Default: "false", Doc: "scan the network scan " +
+		"targets admins configured for TLS certificates",
+		set: func(c *Config, s string) error { return parseBool(s, &c.NetworkScanEnabled) }},
 	{Name: "CERTCTL_JOB_RETENTION", Default: "2160h", Doc: "how long finished jobs are " +
 		"kept (audit events are kept for ever)",
 		set: func(c *Config, s string) error { return parseDuration(s, &c.JobRetention) }},

@@ -15,6 +15,7 @@ type InventoryStore interface {
 	ListCertificates(ctx context.Context, f store.CertificateFilter, p store.Page) (
 		[]store.Certificate, string, error)
 	CountJobs(ctx context.Context, f store.JobFilter) (int, error)
+	CountAgentsByStatus(ctx context.Context) (map[string]int, error)
 }
 
 // The statuses and job kinds the gauges report, so every series exists, at zero if need be.
@@ -24,6 +25,7 @@ var (
 	jobTypes    = []string{store.JobIssuance, store.JobRenewal, store.JobDeployment}
 	jobStatuses = []string{store.JobPending, store.JobAwaitingCSR, store.JobAwaitingApproval,
 		store.JobRunning, store.JobCompleted, store.JobFailed, store.JobCancelled}
+	agentStatuses = []string{store.AgentOnline, store.AgentOffline, store.AgentRetired}
 	expiryWindows = map[string]time.Duration{"7d": 7 * 24 * time.Hour,
 		"30d": 30 * 24 * time.Hour}
 )
@@ -35,6 +37,7 @@ type Inventory struct {
 	earliest prometheus.Gauge
 	expiring *prometheus.GaugeVec
 	jobs     *prometheus.GaugeVec
+	agents   *prometheus.GaugeVec
 }
 
 // NewInventory registers the inventory gauges on m's registry.
@@ -52,8 +55,10 @@ func (m *Metrics) NewInventory() *Inventory {
 			[]string{"within"}),
 		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certctl_jobs",
 			Help: "Jobs by type and status."}, []string{"type", "status"}),
+		agents: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certctl_agents",
+			Help: "Agents by status."}, []string{"status"}),
 	}
-	m.Registry.MustRegister(inv.certs, inv.earliest, inv.expiring, inv.jobs)
+	m.Registry.MustRegister(inv.certs, inv.earliest, inv.expiring, inv.jobs, inv.agents)
 	return inv
 }
 
@@ -77,6 +82,13 @@ func (inv *Inventory) Refresh(ctx context.Context, st InventoryStore, now time.T
 			}
 			inv.jobs.WithLabelValues(typ, s).Set(float64(n))
 		}
+	}
+	byStatus, err := st.CountAgentsByStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range agentStatuses {
+		inv.agents.WithLabelValues(s).Set(float64(byStatus[s]))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"certctl/app/agents"
 	"certctl/app/ca"
 	"certctl/app/certs"
 	"certctl/app/config"
@@ -30,6 +31,7 @@ type App struct {
 	log     *slog.Logger
 	CA      *localca.CA
 	Certs   *certs.Service
+	Agents  *agents.Service
 	Metrics *metrics.Metrics
 
 	inventory *metrics.Inventory
@@ -72,8 +74,12 @@ func Build(ctx context.Context, cfg config.Config, st store.Store, log *slog.Log
 	if err := svc.EnsureDefaults(ctx); err != nil {
 		return nil, fmt.Errorf("store default profile and policy: %w", err)
 	}
+	agentSvc := agents.New(agents.Deps{Store: st, Certs: svc, Key: key,
+		BootstrapToken: cfg.AgentBootstrapToken, TargetTypes: targetTypes{},
+		Scanner: networkScanner{}, OfflineAfter: cfg.AgentOfflineAfter, Now: time.Now,
+		Log: log})
 	m := metrics.New()
-	a := &App{cfg: cfg, st: st, log: log, CA: local, Certs: svc, Metrics: m,
+	a := &App{cfg: cfg, st: st, log: log, CA: local, Certs: svc, Agents: agentSvc, Metrics: m,
 		inventory: m.NewInventory(), sched: scheduler.New(m.Registry, log)}
 	for _, l := range a.loops() {
 		a.sched.Add(l)

@@ -30,7 +30,7 @@ func (a *App) Handler() http.Handler {
 	authn := auth.NewAuthenticator(st, cfg.AuthSecret, cfg.AuthType == "none", log)
 	jsonAPI := api.New(api.Deps{
 		Store: st, Org: org.NewService(st, now), Keys: apikey.NewKeys(st, now),
-		Certs: a.Certs, Authenticator: authn, Log: log, Now: now,
+		Certs: a.Certs, Agents: a.Agents, Authenticator: authn, Log: log, Now: now,
 	})
 
 	mux := http.NewServeMux()

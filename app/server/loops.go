@@ -36,6 +36,18 @@ func (a *App) loops() []scheduler.Loop {
 			_, err := a.Certs.PruneJobs(ctx, a.cfg.JobRetention)
 			return err
 		},
+		"agent_health": count(a.Agents.MarkOffline),
+		"job_retry": func(ctx context.Context) error {
+			_, err := a.Certs.RetryDeployments(ctx, 1000)
+			return err
+		},
+		"network_scan": func(ctx context.Context) error {
+			if !a.cfg.NetworkScanEnabled {
+				return nil
+			}
+			_, err := a.Agents.ScanNetwork(ctx, "")
+			return err
+		},
 		"metrics_refresh": func(ctx context.Context) error {
 			return a.inventory.Refresh(ctx, a.st, time.Now())
 		},
