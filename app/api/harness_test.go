@@ -33,6 +33,9 @@ type env struct {
 
 const bootstrapKey = "bootstrap-key-for-tests-0123456789"
 
+// agentToken is the agent bootstrap token of the test servers.
+const agentToken = "agent-bootstrap-token-for-tests"
+
 // backends runs fn once per store backend.
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Run("sqlite", func(t *testing.T) {
@@ -57,7 +60,8 @@ func newEnv(t *testing.T, st store.Store) *env {
 	cfg, err := config.Load(func(name string) (string, bool) {
 		v, ok := map[string]string{"CERTCTL_AUTH_SECRET": bootstrapKey,
 			"CERTCTL_CONFIG_ENCRYPTION_KEY": strings.Repeat("5a", 32),
-			"CERTCTL_MAX_BODY_BYTES":        "4096", "CERTCTL_DATA_DIR": dataDir}[name]
+			"CERTCTL_MAX_BODY_BYTES":        "65536", "CERTCTL_DATA_DIR": dataDir,
+			"CERTCTL_AGENT_BOOTSTRAP_TOKEN": agentToken}[name]
 		return v, ok
 	})
 	if err != nil {

@@ -78,7 +78,7 @@ func TestBadInput(t *testing.T) {
 			{"empty body", ``, nil, 400, "bad_request", ""},
 			{"wrong content type", `{"name": "x"}`, []string{"Content-Type", "text/plain"},
 				415, "unsupported_media_type", ""},
-			{"too large", `{"name": "` + strings.Repeat("x", 5000) + `"}`, nil, 413,
+			{"too large", `{"name": "` + strings.Repeat("x", 70000) + `"}`, nil, 413,
 				"payload_too_large", ""},
 			{"missing name", `{"description": "d"}`, nil, 400, "validation_failed", "name"},
 			{"name too long", `{"name": "` + strings.Repeat("x", 101) + `"}`, nil, 400,
