@@ -33,6 +33,7 @@ const usage = `usage: certctl <command> [arguments]
 
 commands:
   serve                       run the server: API, probes, metrics
+  agent                       run the agent on this host: enroll, deploy, discover
   migrate up|down|status      apply, roll back one, or list schema migrations
   apikey create --name N --role R
                               create an API key and print it once
@@ -77,6 +78,8 @@ func run(env Env) error {
 	switch cmd {
 	case "serve":
 		return serve(env, args)
+	case "agent":
+		return agentCmd(env, args)
 	case "migrate":
 		return migrate(env, args)
 	case "apikey":
@@ -109,12 +112,18 @@ func load(env Env) (config.Config, *slog.Logger, error) {
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	return cfg, newLogger(env, cfg.LogLevel, cfg.LogFormat), nil
+}
+
+// newLogger logs to env's standard error at level, as JSON or, with format "text", as
+// text.
+func newLogger(env Env, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewJSONHandler(env.Stderr, opts)
-	if cfg.LogFormat == "text" {
+	if format == "text" {
 		h = slog.NewTextHandler(env.Stderr, opts)
 	}
-	return cfg, slog.New(h), nil
+	return slog.New(h)
 }
 
 func noArgs(cmd string, args []string) error {
