@@ -91,8 +91,10 @@ type AgentQueries interface {
 	// SetAgentCredential replaces the credential hash and prefix; a nil hash revokes it.
 	SetAgentCredential(ctx context.Context, id string, hash []byte, prefix string,
 		at time.Time) error
-	// RetireAgent marks the agent Retired with reason and revokes its credential;
-	// ErrNotFound when missing or already retired.
+	// RetireAgent marks the agent Retired with reason. Its credential hash stays, so that
+	// GetAgentByCredential still finds it and the agent can be told it is retired; callers
+	// treat a retired agent's credential as no longer valid. ErrNotFound when missing or
+	// already retired.
 	RetireAgent(ctx context.Context, id, reason string, at time.Time) error
 
 	CreateEnrollmentToken(ctx context.Context, t EnrollmentToken) error

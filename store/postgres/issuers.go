@@ -23,8 +23,8 @@ func scanIssuer(row pgx.Row) (store.Issuer, error) {
 	return i, nil
 }
 
-// issuerConfig is the JSONB text of an issuer's settings; an empty one is an empty object.
-func issuerConfig(config []byte) string {
+// jsonObject is the JSONB text of a configuration (an issuer's, a target's); empty is {}.
+func jsonObject(config []byte) string {
 	if len(config) == 0 {
 		return "{}"
 	}
@@ -61,7 +61,7 @@ func (q queries) GetIssuer(ctx context.Context, id string) (store.Issuer, error)
 func (q queries) CreateIssuer(ctx context.Context, i store.Issuer) error {
 	_, err := q.db.Exec(ctx,
 		`INSERT INTO issuers (`+issuerColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		i.ID, i.Name, i.Type, issuerConfig(i.Config), i.CreatedAt.UTC(), i.UpdatedAt.UTC())
+		i.ID, i.Name, i.Type, jsonObject(i.Config), i.CreatedAt.UTC(), i.UpdatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("create issuer: %w", translate(err))
 	}
@@ -72,7 +72,7 @@ func (q queries) CreateIssuer(ctx context.Context, i store.Issuer) error {
 func (q queries) UpdateIssuer(ctx context.Context, i store.Issuer) error {
 	tag, err := q.db.Exec(ctx,
 		`UPDATE issuers SET name = $1, type = $2, config = $3, updated_at = $4 WHERE id = $5`,
-		i.Name, i.Type, issuerConfig(i.Config), i.UpdatedAt.UTC(), i.ID)
+		i.Name, i.Type, jsonObject(i.Config), i.UpdatedAt.UTC(), i.ID)
 	return affected("update issuer "+i.ID, tag, err)
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,20 +15,26 @@ import (
 
 const jobColumns = `id, type, certificate_id, status, attempts, max_attempts,
 	next_attempt_at, last_error, requested_by, approved_by, csr_pem, created_at, updated_at,
-	finished_at`
+	finished_at, target_id, agent_id, result, started_at`
 
 func scanJob(row pgx.Row) (store.Job, error) {
 	var j store.Job
-	var finished *time.Time
+	var finished, started *time.Time
+	var target, agent *string
+	var result []byte
 	err := row.Scan(&j.ID, &j.Type, &j.CertificateID, &j.Status, &j.Attempts, &j.MaxAttempts,
 		&j.NextAttemptAt, &j.LastError, &j.RequestedBy, &j.ApprovedBy, &j.CSRPEM, &j.CreatedAt,
-		&j.UpdatedAt, &finished)
+		&j.UpdatedAt, &finished, &target, &agent, &result, &started)
 	if err != nil {
 		return store.Job{}, translate(err)
 	}
 	j.NextAttemptAt = j.NextAttemptAt.UTC()
 	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
-	j.FinishedAt = fromNullTime(finished)
+	j.FinishedAt, j.StartedAt = fromNullTime(finished), fromNullTime(started)
+	j.TargetID, j.AgentID = fromNullString(target), fromNullString(agent)
+	if result != nil {
+		j.Result = json.RawMessage(result)
+	}
 	return j, nil
 }
 
@@ -47,6 +54,12 @@ func jobWhere(f store.JobFilter, args []any) (string, []any) {
 	if f.CertificateID != "" {
 		add(`certificate_id = $%d`, f.CertificateID)
 	}
+	if f.AgentID != "" {
+		add(`agent_id = $%d`, f.AgentID)
+	}
+	if f.TargetID != "" {
+		add(`target_id = $%d`, f.TargetID)
+	}
 	if len(conds) == 0 {
 		return ` WHERE TRUE`, args
 	}
@@ -57,10 +70,12 @@ func jobWhere(f store.JobFilter, args []any) (string, []any) {
 func (q queries) CreateJob(ctx context.Context, j store.Job) error {
 	_, err := q.db.Exec(ctx,
 		`INSERT INTO jobs (`+jobColumns+`)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+		     $17, $18)`,
 		j.ID, j.Type, j.CertificateID, j.Status, j.Attempts, j.MaxAttempts,
 		j.NextAttemptAt.UTC(), j.LastError, j.RequestedBy, j.ApprovedBy, j.CSRPEM,
-		j.CreatedAt.UTC(), j.UpdatedAt.UTC(), nullTime(j.FinishedAt))
+		j.CreatedAt.UTC(), j.UpdatedAt.UTC(), nullTime(j.FinishedAt), nullString(j.TargetID),
+		nullString(j.AgentID), nullJSON(j.Result), nullTime(j.StartedAt))
 	if err != nil {
 		return fmt.Errorf("create job: %w", translate(err))
 	}
@@ -112,13 +127,25 @@ func (q queries) CountJobs(ctx context.Context, f store.JobFilter) (int, error) 
 	return n, nil
 }
 
-// UpdateJob implements store.JobQueries.
+// nullJSON passes an absent JSON document as NULL, so that it reads back as nil.
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// UpdateJob implements store.JobQueries. The job's type, certificate and target stay as
+// created.
 func (q queries) UpdateJob(ctx context.Context, j store.Job) error {
 	tag, err := q.db.Exec(ctx,
 		`UPDATE jobs SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4,
-		 approved_by = $5, csr_pem = $6, updated_at = $7, finished_at = $8 WHERE id = $9`,
+		 approved_by = $5, csr_pem = $6, updated_at = $7, finished_at = $8, agent_id = $9,
+		 result = $10, started_at = $11
+		 WHERE id = $12`,
 		j.Status, j.Attempts, j.NextAttemptAt.UTC(), j.LastError, j.ApprovedBy, j.CSRPEM,
-		j.UpdatedAt.UTC(), nullTime(j.FinishedAt), j.ID)
+		j.UpdatedAt.UTC(), nullTime(j.FinishedAt), nullString(j.AgentID), nullJSON(j.Result),
+		nullTime(j.StartedAt), j.ID)
 	return affected("update job "+j.ID, tag, err)
 }
 
@@ -163,7 +190,7 @@ func (s *Store) ClaimJob(ctx context.Context, types []string, now time.Time) (st
 func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, error) {
 	j, err := scanJob(q.db.QueryRow(ctx,
 		`SELECT `+jobColumns+` FROM jobs
-		 WHERE certificate_id = $1
+		 WHERE certificate_id = $1 AND type IN ('Issuance', 'Renewal')
 		   AND status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running')
 		 ORDER BY created_at DESC, id DESC LIMIT 1`, certificateID))
 	if err != nil {

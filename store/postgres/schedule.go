@@ -68,19 +68,9 @@ func (q queries) listCertificates(ctx context.Context, step, query string,
 // ListJobsIdle implements store.JobQueries.
 func (q queries) ListJobsIdle(ctx context.Context, status string, before time.Time,
 	limit int) ([]store.Job, error) {
-	rows, err := q.db.Query(ctx, `SELECT `+jobColumns+` FROM jobs
+	return q.listJobs(ctx, "list idle jobs", `SELECT `+jobColumns+` FROM jobs
 		WHERE status = $1 AND updated_at < $2 ORDER BY updated_at, id LIMIT $3`,
 		status, before.UTC(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Job, error) {
-		return scanJob(r)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
-	}
-	return jobs, nil
 }
 
 // DeleteFinishedJobs implements store.JobQueries.

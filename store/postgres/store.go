@@ -248,6 +248,14 @@ func nullString(s string) any {
 	return s
 }
 
+// nullBytes passes an empty byte slice as NULL, so that it reads back as nil.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // affected turns the tag of a single-row write into nil, ErrNotFound or a translated error.
 func affected(step string, tag pgconn.CommandTag, err error) error {
 	if err != nil {

@@ -24,8 +24,9 @@ func scanIssuer(row interface{ Scan(...any) error }) (store.Issuer, error) {
 	return i, err
 }
 
-// issuerConfig is the stored form of an issuer's configuration: a JSON object, never empty.
-func issuerConfig(config []byte) string {
+// jsonObject is the stored form of a configuration (an issuer's, a target's): a JSON
+// object, never empty.
+func jsonObject(config []byte) string {
 	if len(config) == 0 {
 		return "{}"
 	}
@@ -68,7 +69,7 @@ func (q queries) GetIssuer(ctx context.Context, id string) (store.Issuer, error)
 func (q queries) CreateIssuer(ctx context.Context, i store.Issuer) error {
 	_, err := q.w.ExecContext(ctx,
 		`INSERT INTO issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		i.ID, i.Name, i.Type, issuerConfig(i.Config), fmtTime(i.CreatedAt),
+		i.ID, i.Name, i.Type, jsonObject(i.Config), fmtTime(i.CreatedAt),
 		fmtTime(i.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create issuer: %w", translate(err))
@@ -80,7 +81,7 @@ func (q queries) CreateIssuer(ctx context.Context, i store.Issuer) error {
 func (q queries) UpdateIssuer(ctx context.Context, i store.Issuer) error {
 	res, err := q.w.ExecContext(ctx,
 		`UPDATE issuers SET name = ?, type = ?, config = ?, updated_at = ? WHERE id = ?`,
-		i.Name, i.Type, issuerConfig(i.Config), fmtTime(i.UpdatedAt), i.ID)
+		i.Name, i.Type, jsonObject(i.Config), fmtTime(i.UpdatedAt), i.ID)
 	return affected("update issuer "+i.ID, res, err)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,17 +14,24 @@ import (
 
 const jobColumns = `id, type, certificate_id, status, attempts, max_attempts,
 	next_attempt_at, last_error, requested_by, approved_by, csr_pem, created_at, updated_at,
-	finished_at`
+	finished_at, target_id, agent_id, result, started_at`
 
 func scanJob(row interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
 	var next, created, updated string
-	var finished sql.NullString
+	var finished, target, agent, result, started sql.NullString
 	err := row.Scan(&j.ID, &j.Type, &j.CertificateID, &j.Status, &j.Attempts, &j.MaxAttempts,
 		&next, &j.LastError, &j.RequestedBy, &j.ApprovedBy, &j.CSRPEM, &created, &updated,
-		&finished)
+		&finished, &target, &agent, &result, &started)
 	if err != nil {
 		return store.Job{}, translate(err)
+	}
+	j.TargetID, j.AgentID = target.String, agent.String
+	if result.Valid {
+		j.Result = json.RawMessage(result.String)
+	}
+	if j.StartedAt, err = parseNullTime(started); err != nil {
+		return store.Job{}, err
 	}
 	if j.NextAttemptAt, err = parseTime(next); err != nil {
 		return store.Job{}, err
@@ -54,6 +62,12 @@ func jobWhere(f store.JobFilter) (string, []any) {
 	if f.CertificateID != "" {
 		add(`certificate_id = ?`, f.CertificateID)
 	}
+	if f.AgentID != "" {
+		add(`agent_id = ?`, f.AgentID)
+	}
+	if f.TargetID != "" {
+		add(`target_id = ?`, f.TargetID)
+	}
 	if len(conds) == 0 {
 		return ` WHERE 1 = 1`, nil
 	}
@@ -63,10 +77,13 @@ func jobWhere(f store.JobFilter) (string, []any) {
 // CreateJob implements store.JobQueries.
 func (q queries) CreateJob(ctx context.Context, j store.Job) error {
 	_, err := q.w.ExecContext(ctx,
-		`INSERT INTO jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO jobs (`+jobColumns+`)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Type, j.CertificateID, j.Status, j.Attempts, j.MaxAttempts,
 		fmtTime(j.NextAttemptAt), j.LastError, j.RequestedBy, j.ApprovedBy, j.CSRPEM,
-		fmtTime(j.CreatedAt), fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt))
+		fmtTime(j.CreatedAt), fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt),
+		nullString(j.TargetID), nullString(j.AgentID), nullJSON(j.Result),
+		fmtNullTime(j.StartedAt))
 	if err != nil {
 		return fmt.Errorf("create job: %w", translate(err))
 	}
@@ -131,14 +148,25 @@ func (q queries) CountJobs(ctx context.Context, f store.JobFilter) (int, error) 
 	return n, nil
 }
 
-// UpdateJob implements store.JobQueries.
+// nullJSON stores an absent JSON document as NULL, so that it reads back as nil.
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// UpdateJob implements store.JobQueries. The job's type, certificate and target stay as
+// created.
 func (q queries) UpdateJob(ctx context.Context, j store.Job) error {
 	res, err := q.w.ExecContext(ctx,
 		`UPDATE jobs SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
-		 approved_by = ?, csr_pem = ?, updated_at = ?, finished_at = ?
+		 approved_by = ?, csr_pem = ?, updated_at = ?, finished_at = ?, agent_id = ?,
+		 result = ?, started_at = ?
 		 WHERE id = ?`,
 		j.Status, j.Attempts, fmtTime(j.NextAttemptAt), j.LastError, j.ApprovedBy, j.CSRPEM,
-		fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt), j.ID)
+		fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt), nullString(j.AgentID),
+		nullJSON(j.Result), fmtNullTime(j.StartedAt), j.ID)
 	return affected("update job "+j.ID, res, err)
 }
 
@@ -172,7 +200,7 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, error) {
 	j, err := scanJob(q.r.QueryRowContext(ctx,
 		`SELECT `+jobColumns+` FROM jobs
-		 WHERE certificate_id = ?
+		 WHERE certificate_id = ? AND type IN ('Issuance', 'Renewal')
 		     AND status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running')
 		 ORDER BY created_at DESC, id DESC LIMIT 1`, certificateID))
 	if err != nil {

@@ -80,25 +80,9 @@ func collectCertificates(step string, rows *sql.Rows) ([]store.Certificate, erro
 // ListJobsIdle implements store.JobQueries.
 func (q queries) ListJobsIdle(ctx context.Context, status string, before time.Time,
 	limit int) ([]store.Job, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+	return q.listJobs(ctx, "list idle jobs", `SELECT `+jobColumns+` FROM jobs
 		WHERE status = ? AND updated_at < ? ORDER BY updated_at, id LIMIT ?`,
 		status, fmtTime(before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
-	}
-	defer rows.Close()
-	var jobs []store.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list idle jobs: %w", err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list idle jobs: %w", translate(err))
-	}
-	return jobs, nil
 }
 
 // DeleteFinishedJobs implements store.JobQueries.

@@ -1,0 +1,247 @@
+-- Agents and their one-time enrollment tokens, deployment targets and the certificates mapped
+-- to them, discovered certificates, discovery scans and network scan targets; jobs learn
+-- which target and agent they belong to, the agent's report and when a deployment started.
+--
+-- An agent's work_version grows, by trigger, whenever one of its jobs or targets or a
+-- certificate mapping of its targets is written, so the agent's work can be tagged with it.
+-- Network discoveries and scans have agent_id '' (no reference), so that the uniqueness of
+-- a discovery covers them too. An enrollment token that never expires has expires_at NULL.
+
+-- +goose Up
+INSERT INTO changes (area) VALUES ('agents'), ('targets'), ('discovered');
+
+CREATE TABLE agents (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    hostname          TEXT NOT NULL DEFAULT '',
+    os                TEXT NOT NULL DEFAULT '',
+    architecture      TEXT NOT NULL DEFAULT '',
+    version           TEXT NOT NULL DEFAULT '',
+    addresses         JSONB NOT NULL DEFAULT '[]',
+    allowed_paths     JSONB NOT NULL DEFAULT '[]',
+    status            TEXT NOT NULL CHECK (status IN ('Online', 'Offline', 'Retired')),
+    credential_hash   BYTEA,
+    credential_prefix TEXT NOT NULL DEFAULT '',
+    work_version      BIGINT NOT NULL DEFAULT 0,
+    last_heartbeat_at TIMESTAMPTZ,
+    retired_at        TIMESTAMPTZ,
+    retired_reason    TEXT NOT NULL DEFAULT '',
+    created_at        TIMESTAMPTZ NOT NULL,
+    updated_at        TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX agents_active_name ON agents (lower(name)) WHERE status <> 'Retired';
+CREATE UNIQUE INDEX agents_credential ON agents (credential_hash)
+    WHERE credential_hash IS NOT NULL;
+CREATE INDEX agents_name ON agents (lower(name), id);
+CREATE INDEX agents_status ON agents (status, lower(name), id);
+
+-- agent_id has no reference: a token may be spent before the agent it enrols is stored.
+CREATE TABLE enrollment_tokens (
+    id         TEXT PRIMARY KEY,
+    hash       BYTEA NOT NULL UNIQUE,
+    prefix     TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,
+    used_at    TIMESTAMPTZ,
+    agent_id   TEXT
+);
+CREATE INDEX enrollment_tokens_created ON enrollment_tokens (created_at, id);
+
+CREATE TABLE targets (
+    id             TEXT PRIMARY KEY,
+    agent_id       TEXT NOT NULL REFERENCES agents (id) ON DELETE RESTRICT,
+    name           TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    config         JSONB NOT NULL DEFAULT '{}',
+    secrets_sealed BYTEA,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX targets_agent_name ON targets (agent_id, lower(name));
+CREATE INDEX targets_name ON targets (lower(name), id);
+
+CREATE TABLE certificate_targets (
+    certificate_id TEXT NOT NULL REFERENCES certificates (id) ON DELETE CASCADE,
+    target_id      TEXT NOT NULL REFERENCES targets (id) ON DELETE CASCADE,
+    PRIMARY KEY (certificate_id, target_id)
+);
+CREATE INDEX certificate_targets_target ON certificate_targets (target_id, certificate_id);
+
+CREATE TABLE discovered_certificates (
+    id             TEXT PRIMARY KEY,
+    agent_id       TEXT NOT NULL DEFAULT '',
+    location       TEXT NOT NULL,
+    format         TEXT NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    subject        TEXT NOT NULL DEFAULT '',
+    common_name    TEXT NOT NULL DEFAULT '',
+    sans           JSONB NOT NULL DEFAULT '[]',
+    issuer         TEXT NOT NULL DEFAULT '',
+    serial         TEXT NOT NULL DEFAULT '',
+    not_before     TIMESTAMPTZ NOT NULL,
+    not_after      TIMESTAMPTZ NOT NULL,
+    key_algorithm  TEXT NOT NULL DEFAULT '',
+    key_bits       INTEGER NOT NULL DEFAULT 0,
+    is_ca          BOOLEAN NOT NULL DEFAULT FALSE,
+    key_found      BOOLEAN NOT NULL DEFAULT FALSE,
+    cert_pem       TEXT NOT NULL DEFAULT '',
+    status         TEXT NOT NULL CHECK (status IN ('Unmanaged', 'Managed', 'Dismissed')),
+    certificate_id TEXT REFERENCES certificates (id) ON DELETE SET NULL,
+    first_seen_at  TIMESTAMPTZ NOT NULL,
+    last_seen_at   TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX discovered_place
+    ON discovered_certificates (fingerprint, agent_id, location);
+CREATE INDEX discovered_seen ON discovered_certificates (last_seen_at, id);
+CREATE INDEX discovered_agent ON discovered_certificates (agent_id, last_seen_at, id);
+CREATE INDEX discovered_status ON discovered_certificates (status, last_seen_at, id);
+CREATE INDEX discovered_certificate ON discovered_certificates (certificate_id)
+    WHERE certificate_id IS NOT NULL;
+
+CREATE TABLE discovery_scans (
+    id          TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL DEFAULT '',
+    targets     JSONB NOT NULL DEFAULT '[]',
+    found_count INTEGER NOT NULL DEFAULT 0,
+    new_count   INTEGER NOT NULL DEFAULT 0,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX discovery_scans_started ON discovery_scans (started_at, id);
+CREATE INDEX discovery_scans_agent ON discovery_scans (agent_id, started_at, id);
+
+CREATE TABLE network_scan_targets (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    hosts        JSONB NOT NULL DEFAULT '[]',
+    ports        JSONB NOT NULL DEFAULT '[]',
+    enabled      BOOLEAN NOT NULL DEFAULT TRUE,
+    last_scan_at TIMESTAMPTZ,
+    last_error   TEXT NOT NULL DEFAULT '',
+    created_at   TIMESTAMPTZ NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX network_scan_targets_name ON network_scan_targets (lower(name));
+
+-- A deployment job goes with its target: deploying to a target that is gone means nothing.
+ALTER TABLE jobs ADD COLUMN target_id TEXT REFERENCES targets (id) ON DELETE CASCADE;
+ALTER TABLE jobs ADD COLUMN agent_id TEXT REFERENCES agents (id) ON DELETE RESTRICT;
+ALTER TABLE jobs ADD COLUMN result JSONB;
+ALTER TABLE jobs ADD COLUMN started_at TIMESTAMPTZ;
+CREATE INDEX jobs_agent ON jobs (agent_id, status, created_at) WHERE agent_id IS NOT NULL;
+CREATE INDEX jobs_target ON jobs (target_id, certificate_id) WHERE target_id IS NOT NULL;
+CREATE INDEX jobs_retry ON jobs (type, next_attempt_at)
+    WHERE status = 'Failed' AND attempts < max_attempts;
+
+CREATE TRIGGER agents_changed AFTER INSERT OR UPDATE OR DELETE ON agents
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('agents');
+CREATE TRIGGER enrollment_tokens_changed AFTER INSERT OR UPDATE OR DELETE ON enrollment_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('agents');
+CREATE TRIGGER targets_changed AFTER INSERT OR UPDATE OR DELETE ON targets
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('targets');
+CREATE TRIGGER certificate_targets_changed
+    AFTER INSERT OR UPDATE OR DELETE ON certificate_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('targets');
+CREATE TRIGGER discovered_certificates_changed
+    AFTER INSERT OR UPDATE OR DELETE ON discovered_certificates
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('discovered');
+CREATE TRIGGER discovery_scans_changed AFTER INSERT OR UPDATE OR DELETE ON discovery_scans
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('discovered');
+CREATE TRIGGER network_scan_targets_changed
+    AFTER INSERT OR UPDATE OR DELETE ON network_scan_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_change('discovered');
+
+-- The agent's work: its jobs (both agents when a job moves), its targets, and the mapping
+-- of certificates to its targets. A mapping removed with its target finds no target any
+-- more; the target's own removal has bumped the agent already.
+-- +goose StatementBegin
+CREATE FUNCTION bump_agent_work() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE agents SET work_version = work_version + 1 WHERE id = NEW.agent_id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE agents SET work_version = work_version + 1
+        WHERE id IN (OLD.agent_id, NEW.agent_id);
+    ELSE
+        UPDATE agents SET work_version = work_version + 1 WHERE id = OLD.agent_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION bump_mapping_work() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE agents SET work_version = work_version + 1
+        WHERE id = (SELECT agent_id FROM targets WHERE id = NEW.target_id);
+    ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE agents SET work_version = work_version + 1
+        WHERE id IN (SELECT agent_id FROM targets
+                     WHERE id IN (OLD.target_id, NEW.target_id));
+    ELSE
+        UPDATE agents SET work_version = work_version + 1
+        WHERE id = (SELECT agent_id FROM targets WHERE id = OLD.target_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER jobs_work AFTER INSERT OR UPDATE OR DELETE ON jobs
+    FOR EACH ROW EXECUTE FUNCTION bump_agent_work();
+CREATE TRIGGER targets_work AFTER INSERT OR UPDATE OR DELETE ON targets
+    FOR EACH ROW EXECUTE FUNCTION bump_agent_work();
+CREATE TRIGGER certificate_targets_work AFTER INSERT OR UPDATE OR DELETE ON certificate_targets
+    FOR EACH ROW EXECUTE FUNCTION bump_mapping_work();
+
+-- A statement outside a transaction takes its change counters only at its end, after the
+-- rows it wrote, while a transaction takes every counter first (see the store's InTx). The
+-- work triggers above make a job or target statement lock an agent's row too, which a
+-- heartbeat locks before its counter: so these statements take the counters they will bump
+-- up front, in the same order as a transaction, or a heartbeat and a transaction writing
+-- that agent's job could each wait for the other.
+-- +goose StatementBegin
+CREATE FUNCTION lock_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM changes WHERE area = ANY (TG_ARGV) ORDER BY area FOR NO KEY UPDATE;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER agents_lock BEFORE INSERT OR UPDATE OR DELETE ON agents
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_changes('agents');
+CREATE TRIGGER enrollment_tokens_lock BEFORE INSERT OR UPDATE OR DELETE ON enrollment_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_changes('agents');
+CREATE TRIGGER jobs_lock BEFORE INSERT OR UPDATE OR DELETE ON jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_changes('agents', 'jobs');
+CREATE TRIGGER targets_lock BEFORE INSERT OR UPDATE OR DELETE ON targets
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_changes('agents', 'targets');
+CREATE TRIGGER certificate_targets_lock
+    BEFORE INSERT OR UPDATE OR DELETE ON certificate_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_changes('agents', 'targets');
+
+-- +goose Down
+DROP TRIGGER jobs_lock ON jobs;
+DROP TRIGGER jobs_work ON jobs;
+DROP INDEX jobs_retry;
+DROP INDEX jobs_target;
+DROP INDEX jobs_agent;
+ALTER TABLE jobs DROP COLUMN started_at;
+ALTER TABLE jobs DROP COLUMN result;
+ALTER TABLE jobs DROP COLUMN agent_id;
+ALTER TABLE jobs DROP COLUMN target_id;
+DROP TABLE network_scan_targets;
+DROP TABLE discovery_scans;
+DROP TABLE discovered_certificates;
+DROP TABLE certificate_targets;
+DROP TABLE targets;
+DROP TABLE enrollment_tokens;
+DROP TABLE agents;
+DROP FUNCTION lock_changes();
+DROP FUNCTION bump_mapping_work();
+DROP FUNCTION bump_agent_work();
+DELETE FROM changes WHERE area IN ('agents', 'targets', 'discovered');
