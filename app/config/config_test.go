@@ -43,12 +43,15 @@ func TestLoadDefaults(t *testing.T) {
 			"job_processor": 5 * time.Second, "job_timeout": time.Minute,
 			"status_refresh": time.Minute, "crl_generation": time.Hour,
 			"ocsp_rotation": time.Hour, "ca_rollover": 6 * time.Hour,
-			"metrics_refresh": 30 * time.Second, "retention": time.Hour},
-		JobRetention:    2160 * time.Hour,
-		MaxBodyBytes:    1 << 20,
-		ShutdownTimeout: 30 * time.Second,
-		LogLevel:        slog.LevelInfo,
-		LogFormat:       "json",
+			"metrics_refresh": 30 * time.Second, "retention": time.Hour,
+			"agent_health": time.Minute, "job_retry": 30 * time.Second,
+			"network_scan": 6 * time.Hour},
+		AgentOfflineAfter: 5 * time.Minute,
+		JobRetention:      2160 * time.Hour,
+		MaxBodyBytes:      1 << 20,
+		ShutdownTimeout:   30 * time.Second,
+		LogLevel:          slog.LevelInfo,
+		LogFormat:         "json",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -79,6 +82,9 @@ func TestLoadValues(t *testing.T) {
 		"CERTCTL_SHUTDOWN_TIMEOUT":         "5m",
 		"CERTCTL_LOG_LEVEL":                "WARN",
 		"CERTCTL_LOG_FORMAT":               "text",
+		"CERTCTL_AGENT_BOOTSTRAP_TOKEN":    "bootstrap-token-0123456789",
+		"CERTCTL_AGENT_OFFLINE_AFTER":      "10m",
+		"CERTCTL_NETWORK_SCAN_ENABLED":     "true",
 	}
 	got, err := config.Load(e.lookup)
 	if err != nil {
@@ -110,12 +116,17 @@ func TestLoadValues(t *testing.T) {
 			"job_processor": 5 * time.Second, "job_timeout": time.Minute,
 			"status_refresh": time.Minute, "crl_generation": time.Hour,
 			"ocsp_rotation": time.Hour, "ca_rollover": 6 * time.Hour,
-			"metrics_refresh": 30 * time.Second, "retention": time.Hour},
-		JobRetention:    2160 * time.Hour,
-		MaxBodyBytes:    2048,
-		ShutdownTimeout: 5 * time.Minute,
-		LogLevel:        slog.LevelWarn,
-		LogFormat:       "text",
+			"metrics_refresh": 30 * time.Second, "retention": time.Hour,
+			"agent_health": time.Minute, "job_retry": 30 * time.Second,
+			"network_scan": 6 * time.Hour},
+		AgentBootstrapToken: "bootstrap-token-0123456789",
+		AgentOfflineAfter:   10 * time.Minute,
+		NetworkScanEnabled:  true,
+		JobRetention:        2160 * time.Hour,
+		MaxBodyBytes:        2048,
+		ShutdownTimeout:     5 * time.Minute,
+		LogLevel:            slog.LevelWarn,
+		LogFormat:           "text",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
