@@ -3,11 +3,12 @@
 // the server sent.
 //
 // A scan names hosts (IP addresses, CIDRs or host names) and at most MaxPorts ports. Some
-// addresses are never scanned, whoever asks: link-local, cloud metadata, multicast,
-// unspecified, broadcast and reserved addresses (see forbidden.go). They are refused when a
-// scan is checked, again when a host name resolves to one at scan time, and once more by the
-// dialer as it connects, so that DNS rebinding cannot reach them either. Loopback and
-// private addresses may be scanned.
+// addresses are never scanned, whoever asks: link-local, cloud metadata (and Azure's
+// platform address 168.63.129.16), multicast, unspecified, broadcast and reserved
+// (240.0.0.0/4) addresses, and 0.0.0.0/8, also when written as IPv4-mapped or NAT64 IPv6
+// addresses. They are refused when a scan is checked, again when a host name resolves to
+// one at scan time, and once more by the dialer as it connects, so that DNS rebinding
+// cannot reach them either. Loopback and private addresses may be scanned.
 //
 // Sizes are capped: an IPv4 CIDR may be at most /20 and an IPv6 CIDR at most /116 (4,096
 // addresses each), and all the hosts of a scan together at most Scanner.MaxAddresses
@@ -17,8 +18,12 @@ package netscan
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"time"
+
+	"certctl/app/agentapi"
 )
 
 // Defaults for a Scanner's zero fields.
@@ -58,9 +63,65 @@ func (s Scanner) Check(hosts []string, ports []int) error {
 	return err
 }
 
+// Scan connects to every host and port, makes a TLS handshake and returns the leaf
+// certificate each server sent, sorted by location, with Format "tls" and Location
+// "host:port" (the host name for a name, else the address). It sends the host name as SNI
+// when the host is a name and no SNI for addresses. Chains are not verified: discovery
+// reports what is served, it does not trust it.
+//
+// Problems are reported per address, sorted by location, except that in a CIDR an address
+// that does not answer or refuses the connection is normal and not reported; a handshake that
+// fails after the connection was made is reported everywhere. A host name that cannot be
+// resolved, or that resolves to an address that is never scanned, is one problem located at
+// the name. A scan Check refuses returns only that problem. When ctx ends first, Scan
+// returns promptly with what it found and a problem with an empty Location.
+func (s Scanner) Scan(ctx context.Context, hosts []string, ports []int) (
+	[]agentapi.Discovered, []agentapi.ScanProblem) {
+	p, err := s.plan(hosts, ports)
+	if err != nil {
+		location := ""
+		if he := (*HostError)(nil); errors.As(err, &he) {
+			location = he.Host
+		}
+		return nil, []agentapi.ScanProblem{{Location: location, Error: err.Error()}}
+	}
+
+	r := &results{}
+	complete := s.resolve(ctx, p.entries, r)
+	if complete {
+		complete = s.run(ctx, p, r)
+	}
+
+	if !complete || r.interrupted {
+		r.problem("", fmt.Sprintf("scan stopped before it finished: %v", context.Cause(ctx)))
+	}
+	return r.sorted()
+}
+
 func (s Scanner) maxAddresses() int {
 	if s.MaxAddresses <= 0 {
 		return DefaultMaxAddresses
 	}
 	return s.MaxAddresses
+}
+
+func (s Scanner) concurrency() int {
+	if s.Concurrency <= 0 {
+		return DefaultConcurrency
+	}
+	return s.Concurrency
+}
+
+func (s Scanner) timeout() time.Duration {
+	if s.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return s.Timeout
+}
+
+func (s Scanner) resolver() *net.Resolver {
+	if s.Resolver == nil {
+		return net.DefaultResolver
+	}
+	return s.Resolver
 }

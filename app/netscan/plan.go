@@ -57,6 +57,15 @@ type plan struct {
 	ports   []int
 }
 
+// connections is how many connections the scan makes at most.
+func (p plan) connections() int {
+	n := 0
+	for _, e := range p.entries {
+		n += max(len(e.addrs), 1) * len(p.ports)
+	}
+	return n
+}
+
 // plan checks hosts and ports against the limits and turns them into entries.
 func (s Scanner) plan(hosts []string, ports []int) (plan, error) {
 	ps, err := checkPorts(ports)
