@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"certctl/app/agentapi"
+	"certctl/app/discovery"
 )
 
 // job is one connection of a scan.
@@ -173,7 +174,7 @@ func (s Scanner) handshake(ctx context.Context, j job) (agentapi.Discovered, err
 	if len(certs) == 0 {
 		return agentapi.Discovered{}, errors.New("tls handshake: the server sent no certificate")
 	}
-	return describe(certs[0], j.location, "tls"), nil
+	return discovery.Describe(certs[0], j.location, "tls"), nil
 }
 
 // connect tries the job's addresses in turn, each with its share of the time left, as
