@@ -117,3 +117,32 @@ func (s *Service) PruneJobs(ctx context.Context, keep time.Duration) (int, error
 		}
 	}
 }
+
+// RecoverAbandonedJobs treats every issuance and renewal left Running as abandoned by a
+// process that died, as TimeoutJobs does once they have been Running too long: each goes
+// back to Pending for another attempt, or fails when it has none left. Call it only where
+// no other process can be running jobs: at the start of a server on SQLite, which admits one
+// server per database. It returns how many it recovered.
+func (s *Service) RecoverAbandonedJobs(ctx context.Context) (int, error) {
+	ctx = scheduler(ctx)
+	n := 0
+	for _, typ := range []string{store.JobIssuance, store.JobRenewal} {
+		page := store.Page{Limit: batch}
+		for {
+			jobs, next, err := s.st.ListJobs(ctx, store.JobFilter{Type: typ,
+				Status: store.JobRunning}, page)
+			if err != nil {
+				return n, err
+			}
+			for _, j := range jobs {
+				s.fail(ctx, j, errors.New("the server stopped while the job ran"))
+				n++
+			}
+			if len(jobs) < batch || next == "" {
+				break
+			}
+			page.After = next
+		}
+	}
+	return n, nil
+}

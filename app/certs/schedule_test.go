@@ -1,6 +1,7 @@
 package certs_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -158,6 +159,45 @@ func TestPruneJobs(t *testing.T) {
 		if err != nil || events == 0 {
 			t.Errorf("audit events of the certificate after pruning: %d, %v; want kept",
 				events, err)
+		}
+	})
+}
+
+// A server that starts alone on its database recovers the issuances it left Running at
+// once, without waiting for the running-job timeout, and leaves other jobs alone.
+func TestRecoverAbandonedJobs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		crashed, _ := e.create(t, certs.Input{Name: "crashed", CommonName: "c.example.com"})
+		waiting, _ := e.create(t, certs.Input{Name: "waiting", CommonName: "w.example.com"})
+		claimed, err := e.st.ClaimJob(e.ctx, []string{store.JobIssuance}, e.clock.Now())
+		if err != nil {
+			t.Fatal(err) // a worker claims one job and the server dies
+		}
+		if claimed.CertificateID != crashed.ID {
+			crashed, waiting = waiting, crashed
+		}
+
+		n, err := e.svc.RecoverAbandonedJobs(e.ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("RecoverAbandonedJobs: got %d, %v; want 1 job", n, err)
+		}
+		j := e.latestJob(t, crashed.ID)
+		if j.Status != store.JobPending || j.ID != claimed.ID ||
+			!strings.Contains(j.LastError, "server stopped") {
+			t.Errorf("abandoned job: got %s (%q), want it Pending again", j.Status, j.LastError)
+		}
+		if j := e.latestJob(t, waiting.ID); j.Status != store.JobPending || j.Attempts != 0 {
+			t.Errorf("job nobody ran: got %s after %d attempts, want Pending untouched",
+				j.Status, j.Attempts)
+		}
+		if n, err := e.svc.RecoverAbandonedJobs(e.ctx); err != nil || n != 0 {
+			t.Errorf("second recovery: got %d, %v; want nothing to do", n, err)
+		}
+		e.clock.Advance(time.Hour)
+		e.runOne(t, true)
+		e.runOne(t, true)
+		if got := e.cert(t, crashed.ID).Status; got != "Active" {
+			t.Errorf("recovered job's certificate: got %s, want Active", got)
 		}
 	})
 }

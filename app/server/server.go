@@ -40,6 +40,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	if st.Backend() == "sqlite" {
+		// The lock above makes this the only server on the database: a job Running now
+		// was left by one that died, and need not wait for the running-job timeout.
+		n, err := app.Certs.RecoverAbandonedJobs(ctx)
+		if err != nil {
+			return fmt.Errorf("recover jobs left running: %w", err)
+		}
+		if n > 0 {
+			log.Warn("jobs left running by a server that stopped were queued again", "jobs", n)
+		}
+	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	worked := make(chan struct{})
 	go func() { app.Work(workCtx); close(worked) }()
