@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +22,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"certctl/app/certs"
 	"certctl/app/config"
 	"certctl/app/localca"
 	"certctl/app/server"
 	"certctl/store"
-	"certctl/store/postgres"
 	"certctl/store/storetest"
 )
 
@@ -159,17 +159,18 @@ func prepareDue(t *testing.T, url string, n int,
 	t.Helper()
 	ctx := context.Background()
 	start := time.Now()
-	st, err := postgres.Open(ctx, url, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	vals := map[string]string{"CERTCTL_CONFIG_ENCRYPTION_KEY": haKey,
-		"CERTCTL_DATA_DIR": t.TempDir(), "CERTCTL_DATABASE_URL": url}
+		"CERTCTL_DATA_DIR": t.TempDir(), "CERTCTL_DATABASE_URL": url,
+		"CERTCTL_DATABASE_MAX_CONNS": "10"}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, err := server.OpenStore(ctx, cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	app, err := server.Build(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -424,23 +425,34 @@ func (r *replica) stop(t *testing.T) {
 	}
 }
 
-// haDB reads the shared database directly, beside the replicas.
-type haDB struct{ conn *pgx.Conn }
+// haDB reads the shared database directly, beside the replicas: PostgreSQL, or the SQLite
+// file of a database URL "sqlite:PATH".
+type haDB struct {
+	db  *sql.DB
+	now string // the SQL for the current time
+}
 
 func connect(t *testing.T, url string) *haDB {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
+	d := &haDB{now: "now()"}
+	var err error
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		d.db, err = sql.Open("sqlite", path)
+		d.now = "datetime('now')"
+	} else {
+		d.db, err = sql.Open("pgx", url)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return &haDB{conn: conn}
+	t.Cleanup(func() { d.db.Close() })
+	return d
 }
 
 func (d *haDB) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := d.conn.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := d.db.QueryRow(query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
@@ -448,19 +460,27 @@ func (d *haDB) count(t *testing.T, query string, args ...any) int {
 
 func (d *haDB) exec(t *testing.T, query string, args ...any) {
 	t.Helper()
-	if _, err := d.conn.Exec(context.Background(), query, args...); err != nil {
+	if _, err := d.db.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
 
 func (d *haDB) strings(t *testing.T, query string, args ...any) []string {
 	t.Helper()
-	rows, err := d.conn.Query(context.Background(), query, args...)
+	rows, err := d.db.Query(query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return out
@@ -511,7 +531,7 @@ func (d *haDB) checkRenewedOnce(t *testing.T, n int) {
 		t.Errorf("jobs not completed: %s", strings.Join(got, ", "))
 	}
 	if got := d.strings(t, `SELECT status || ' ' || count(*) FROM certificates
-		WHERE status <> 'Active' OR renew_at IS NULL OR renew_at <= now()
+		WHERE status <> 'Active' OR renew_at IS NULL OR renew_at <= `+d.now+`
 		GROUP BY status`); len(got) > 0 {
 		t.Errorf("certificates not Active with a future renewal time: %s",
 			strings.Join(got, ", "))
