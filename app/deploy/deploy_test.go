@@ -231,10 +231,18 @@ func TestDeployModesAndOwners(t *testing.T) {
 	if got := modeOf(t, key); got != 0o640 {
 		t.Errorf("key mode %04o, want 0640", got)
 	}
-	if root {
-		if uid, gid := owners(t, key); uid != 0 || gid != 65534 {
-			t.Errorf("key owned by %d:%d, want 0:65534", uid, gid)
-		}
+	if !root {
+		return
+	}
+	if uid, gid := owners(t, key); uid != 0 || gid != 65534 {
+		t.Errorf("key owned by %d:%d, want 0:65534", uid, gid)
+	}
+	// Only the user configured: the group stays.
+	r = Deploy(context.Background(), "file", config(t, map[string]any{"key_path": key,
+		"owner": "nobody"}), []string{dir}, m, Options{})
+	wantResult(t, r, agentapi.ResultDeployed, "check prepare backup write")
+	if uid, gid := owners(t, key); uid != 65534 || gid != 65534 {
+		t.Errorf("key owned by %d:%d, want 65534:65534", uid, gid)
 	}
 }
 

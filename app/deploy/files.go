@@ -93,12 +93,21 @@ func (f *file) newMode() fs.FileMode {
 	return f.defaultMode
 }
 
-// newOwner is who f is written for: the configured owner, else the owner it had.
+// newOwner is who f is written for: the configured user and group, else those it had.
+// Keeping them must work for root; an agent that is not root keeps what it can.
 func (f *file) newOwner(configured owner) owner {
-	if configured.uid >= 0 || configured.gid >= 0 || f.old == nil {
-		return configured
+	own := configured
+	if f.old == nil {
+		return own
 	}
-	return owner{uid: f.old.uid, gid: f.old.gid, strict: os.Geteuid() == 0}
+	if own.uid < 0 {
+		own.uid = f.old.uid
+	}
+	if own.gid < 0 {
+		own.gid = f.old.gid
+	}
+	own.strict = configured.uid >= 0 || configured.gid >= 0 || os.Geteuid() == 0
+	return own
 }
 
 // writeAtomic replaces path with data: a temporary file in the same directory, written,

@@ -45,6 +45,8 @@ func (r *redactor) lines() []string {
 		return r.keyLines
 	}
 	r.keyLines = []string{}
+	// A broken key (a nil pointer) must not break the report: the deployment refuses it.
+	defer func() { recover() }()
 	der, err := x509.MarshalPKCS8PrivateKey(r.key)
 	if err != nil {
 		return r.keyLines
