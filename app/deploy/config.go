@@ -63,7 +63,8 @@ func Types() []string { return slices.Sorted(maps.Keys(types)) }
 
 // targetType says which fields a type takes and which it needs.
 type targetType struct {
-	fields   []string // fields besides the common ones
+	fields []string // fields besides the common ones
+	// required lists groups of fields of which each needs one set.
 	required [][]string
 	validate []string // the validate command when the configuration names none
 	keystore bool     // one PKCS#12 file at "path", with a password
@@ -77,12 +78,13 @@ type targetType struct {
 var commonFields = []string{"mode", "owner", "group", "validate_command", "reload_command",
 	"verify", "command_timeout_seconds"}
 
-var pemFiles = []string{"cert_path", "chain_path", "fullchain_path", "key_path", "key_mode"}
+// pemFields are the fields of the types that write PEM files as they are told.
+var pemFields = []string{"cert_path", "chain_path", "fullchain_path", "key_path", "key_mode"}
 
 var types = map[string]targetType{
-	"file": {fields: pemFiles,
+	"file": {fields: pemFields,
 		required: [][]string{{"cert_path", "chain_path", "fullchain_path", "key_path"}}},
-	"nginx": {fields: pemFiles, validate: []string{"nginx", "-t"},
+	"nginx": {fields: pemFields, validate: []string{"nginx", "-t"},
 		required: [][]string{{"fullchain_path", "cert_path"}, {"key_path"}}},
 	"apache": {fields: []string{"cert_path", "chain_path", "key_path", "key_mode"},
 		required: [][]string{{"cert_path"}, {"key_path"}}, appendChain: true,
