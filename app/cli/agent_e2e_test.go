@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,10 +75,24 @@ http {
 	n.cmd = exec.Command("nginx", "-c", n.conf, "-p", n.prefix, "-g", "daemon off;")
 	out := &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = out, out
+	// nginx runs in a process group of its own, so that its workers go with it: a worker
+	// left behind would keep the port, and the output pipe Wait waits for.
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	n.cmd.WaitDelay = 5 * time.Second
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
+	t.Cleanup(func() {
+		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM) // nginx's fast shutdown
+		done := make(chan struct{})
+		go func() { n.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for n.servedSerial() == "" {
 		if time.Now().After(deadline) {
