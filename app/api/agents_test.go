@@ -30,14 +30,18 @@ type testAgent struct {
 func (e *env) enroll(t *testing.T, name string) testAgent {
 	t.Helper()
 	r := e.do("POST", agentapi.PathEnroll, "", agentapi.EnrollRequest{Token: agentToken,
-		Name: name, Host: agentapi.Host{Hostname: name + ".lan", OS: "linux",
-			Architecture: "amd64", Version: "test", AllowedPaths: []string{"/srv/certs"}}}).
-		want(t, http.StatusCreated, "")
+		Name: name, Host: testHost(name)}).want(t, http.StatusCreated, "")
 	a := testAgent{id: r.str("agent_id"), credential: r.str("credential")}
 	if a.id == "" || !strings.HasPrefix(a.credential, "cctla_") {
 		t.Fatalf("enroll answered %s", r.raw)
 	}
 	return a
+}
+
+// testHost is what a test agent named name reports about its host.
+func testHost(name string) agentapi.Host {
+	return agentapi.Host{Hostname: name + ".lan", OS: "linux", Architecture: "amd64",
+		Version: "test", AllowedPaths: []string{"/srv/certs"}}
 }
 
 // agentPath fills the agent protocol path p for agent id and job job.
@@ -216,8 +220,8 @@ func TestAgentWorkNotModified(t *testing.T) {
 		e.do("POST", "/api/v1/certificates", e.keys["operator"], map[string]any{
 			"name": "b", "common_name": "b.example.com", "issuer_id": "iss-local",
 			"key_mode": "server", "target_ids": []string{tb}}).want(t, http.StatusCreated, "")
-		e.agentDo(a, "POST", agentapi.PathHeartbeat, "", agentapi.Heartbeat{}).
-			want(t, http.StatusNoContent, "")
+		e.agentDo(a, "POST", agentapi.PathHeartbeat, "",
+			agentapi.Heartbeat{Host: testHost("alpha")}).want(t, http.StatusNoContent, "")
 		e.agentDo(a, "GET", agentapi.PathWork, "", nil, "If-None-Match", tag).
 			want(t, http.StatusNotModified, "")
 		// Alpha gets a target and a certificate in agent key mode: its work changes.

@@ -96,7 +96,7 @@ func (a *API) routes() []route {
 
 		{"POST", agentapi.PathEnroll, auth.RoleNone, false, a.enrollAgent},
 		{"POST", agentapi.PathHeartbeat, auth.RoleAgent, false, a.agentHeartbeat},
-		{"GET", agentapi.PathWork, auth.RoleAgent, false, a.agentWork},
+		{"GET", agentapi.PathWork, auth.RoleAgent, true, a.agentWork},
 		{"POST", agentapi.PathCSR, auth.RoleAgent, false, a.agentCSR},
 		{"GET", agentapi.PathMaterial, auth.RoleAgent, false, a.agentMaterial},
 		{"POST", agentapi.PathReport, auth.RoleAgent, false, a.agentReport},

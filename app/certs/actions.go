@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 
 	"certctl/app/audit"
 	"certctl/app/ca"
@@ -143,8 +144,9 @@ func (s *Service) afterCSR(ctx context.Context, q store.Queries, j store.Job,
 }
 
 // checkCSR refuses a CSR whose key type or requested names, the common name included, the
-// certificate's profile does not allow. Issuance uses the certificate's own names; the CSR's
-// are checked so that an agent asking for more is told so instead of silently ignored.
+// certificate's profile does not allow, or that asks for a name the certificate does not
+// have. Issuance uses the certificate's own names; the CSR's are checked so that an agent
+// asking for more is told so instead of silently ignored.
 func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job,
 	csr *x509.CertificateRequest) error {
 	c, err := q.GetCertificate(ctx, j.CertificateID)
@@ -168,6 +170,17 @@ func (s *Service) checkCSR(ctx context.Context, q store.Queries, j store.Job,
 		e.Add("csr", err.Error())
 	case !names.Empty():
 		CheckNames(e, "csr", p, names)
+	}
+	has := map[string]bool{strings.ToLower(c.CommonName): true}
+	for _, n := range c.SANs {
+		has[strings.ToLower(n)] = true
+	}
+	for _, n := range append([]string{csr.Subject.CommonName}, csrSANs(csr)...) {
+		if n != "" && !has[strings.ToLower(n)] {
+			e.Add("csr", fmt.Sprintf("asks for %q, which is not one of certificate %s's "+
+				"names", n, c.ID))
+			break
+		}
 	}
 	return e.Err()
 }
