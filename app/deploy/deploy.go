@@ -62,8 +62,10 @@ func (o Options) withDefaults() Options {
 // It checks config again first, with Check against allowedPaths (the agent's own), and
 // checks that the certificate belongs to the key before it touches anything.
 //
-// When every file already holds what it would write, nothing runs and the result is
-// "unchanged". Otherwise it backs up the files it replaces into BackupDir beside them,
+// When every file already holds what it would write, no command runs and the result is
+// "unchanged", unless the target has verify and its endpoint serves something else: then
+// the reload command runs, and the result is "deployed" once the endpoint serves the
+// certificate, "failed" if it still does not. Otherwise it backs up the files it replaces into BackupDir beside them,
 // writes each atomically, runs the validate command, then the reload command, and with
 // verify makes handshakes until the new leaf is served. When one of these fails it puts
 // the old files back (atomically again), reloads once more, and reports "rolled_back";
@@ -118,7 +120,7 @@ func (d *deployment) run(ctx context.Context, typ string, config []byte, allowed
 		return
 	}
 	if len(files) == 0 {
-		d.rep.Result = agentapi.ResultUnchanged
+		d.unchanged(ctx, t, mat)
 		return
 	}
 	if err := d.step("backup", func() (string, error) { return d.backup(files) }); err != nil {
@@ -211,6 +213,50 @@ func (d *deployment) write(files []*file) (string, error) {
 	}
 	return strings.Join(names, ", "), nil
 }
+
+// unchanged finishes a deployment whose files already hold the material. With verify, it
+// still checks that the endpoint serves the certificate: a server that was not reloaded
+// since the files were written, or a certificate put in place by hand, shows up here.
+// When the endpoint serves something else, the reload command runs and the check is made
+// again; the files are the right ones, so there is nothing to roll back.
+func (d *deployment) unchanged(ctx context.Context, t *target, mat *material) {
+	if t.verify == nil {
+		d.rep.Result = agentapi.ResultUnchanged
+		return
+	}
+	err := d.step("verify", func() (string, error) {
+		serial, detail, err := verifyServed(ctx, t.verify, mat.leaf, unchangedVerifyTimeout)
+		d.rep.Serial = serial
+		return detail, err
+	})
+	if err == nil {
+		d.rep.Result = agentapi.ResultUnchanged
+		return
+	}
+	if len(t.reload) == 0 {
+		d.finish(agentapi.ResultFailed, fmt.Errorf("the files hold the certificate, but the "+
+			"endpoint does not serve it and the target has no reload command: %w", err))
+		return
+	}
+	if err := d.command(ctx, "reload", t, t.reload); err != nil {
+		d.finish(agentapi.ResultFailed, err)
+		return
+	}
+	err = d.step("verify", func() (string, error) {
+		serial, detail, err := verifyServed(ctx, t.verify, mat.leaf, d.opt.VerifyTimeout)
+		d.rep.Serial = serial
+		return detail, err
+	})
+	if err != nil {
+		d.finish(agentapi.ResultFailed, err)
+		return
+	}
+	d.rep.Result = agentapi.ResultDeployed
+}
+
+// unchangedVerifyTimeout bounds the check of a target whose files were already in place:
+// its server has had all the time it needs to load them.
+const unchangedVerifyTimeout = 3 * time.Second
 
 // apply runs the validate and reload commands, then verifies.
 func (d *deployment) apply(ctx context.Context, t *target, mat *material) error {
