@@ -151,6 +151,19 @@ type TargetQueries interface {
 	CertificateTargetIDs(ctx context.Context, certificateID string) ([]string, error)
 	// TargetCertificateIDs returns the IDs of the certificates mapped to the target, sorted.
 	TargetCertificateIDs(ctx context.Context, targetID string) ([]string, error)
+	// ListVerificationDue returns up to limit mappings, by certificate and target, whose
+	// deployment is due to be checked again: the target's configuration has "verify", the
+	// certificate has a version and is neither Revoked nor Archived, a deployment of it to
+	// the target has completed, and none is Pending, Running, waiting for a retry, or
+	// finished at or after before.
+	ListVerificationDue(ctx context.Context, before time.Time, limit int) (
+		[]CertificateTarget, error)
+}
+
+// CertificateTarget is one mapping of a certificate to a target.
+type CertificateTarget struct {
+	CertificateID string
+	TargetID      string
 }
 
 // Discovered certificate statuses.

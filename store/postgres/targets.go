@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"certctl/store"
 
@@ -180,4 +181,41 @@ func collectIDs(step string, rows pgx.Rows, err error) ([]string, error) {
 		return nil, nil
 	}
 	return ids, nil
+}
+
+// ListVerificationDue implements store.TargetQueries.
+func (q queries) ListVerificationDue(ctx context.Context, before time.Time, limit int) (
+	[]store.CertificateTarget, error) {
+	rows, err := q.db.Query(ctx, `SELECT ct.certificate_id, ct.target_id
+		FROM certificate_targets ct
+		JOIN targets t ON t.id = ct.target_id
+		JOIN certificates c ON c.id = ct.certificate_id
+		WHERE t.config ? 'verify'
+		  AND c.current_version_id IS NOT NULL AND c.current_version_id <> ''
+		  AND c.status NOT IN ('Revoked', 'Archived')
+		  AND EXISTS (SELECT 1 FROM jobs j WHERE j.target_id = ct.target_id
+		              AND j.certificate_id = ct.certificate_id AND j.type = 'Deployment'
+		              AND j.status = 'Completed')
+		  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.target_id = ct.target_id
+		              AND j.certificate_id = ct.certificate_id AND j.type = 'Deployment'
+		              AND (j.status IN ('Pending', 'Running')
+		                   OR (j.status = 'Failed' AND j.attempts < j.max_attempts)
+		                   OR j.finished_at >= $1))
+		ORDER BY ct.certificate_id, ct.target_id LIMIT $2`, before.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments due for verification: %w", translate(err))
+	}
+	defer rows.Close()
+	var out []store.CertificateTarget
+	for rows.Next() {
+		var m store.CertificateTarget
+		if err := rows.Scan(&m.CertificateID, &m.TargetID); err != nil {
+			return nil, fmt.Errorf("list deployments due for verification: %w", translate(err))
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deployments due for verification: %w", translate(err))
+	}
+	return out, nil
 }

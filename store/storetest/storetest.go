@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DiscoveryScans", func(t *testing.T) { testDiscoveryScans(t, h) })
 	t.Run("NetworkScanTargets", func(t *testing.T) { testNetworkScanTargets(t, h) })
 	t.Run("AgentAreaCounters", func(t *testing.T) { testAgentAreaCounters(t, h) })
+	t.Run("VerificationDue", func(t *testing.T) { testVerificationDue(t, h) })
 }
 
 // base is a fixed instant with sub-microsecond digits, to check the store truncates them.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,5 +236,77 @@ func testCertificateTargets(t *testing.T, h Harness) {
 	}
 	if got, _ := s.TargetCertificateIDs(ctx(t), t2.ID); !slices.Equal(got, []string{other.ID}) {
 		t.Errorf("another certificate's mapping was touched: t2 has %v", got)
+	}
+}
+
+func testVerificationDue(t *testing.T, h Harness) {
+	s := h.Open(t)
+	pkiFixture(t, s)
+	a := mustCreateAgent(t, s, "verifier")
+	checked := target(a, "checked")
+	checked.Config = []byte(`{"fullchain_path":"/srv/c.pem","verify":{"address":"127.0.0.1:443"}}`)
+	if err := s.CreateTarget(ctx(t), checked); err != nil {
+		t.Fatal(err)
+	}
+	plain := mustCreateTarget(t, s, a, "plain") // no verify
+	before := store.UTC(base.Add(time.Hour))
+
+	certs := map[string]store.Certificate{}
+	for _, name := range []string{"due", "recent", "open", "never", "retrying", "gaveup",
+		"unissued", "revoked"} {
+		c := certificate(name)
+		if name == "revoked" {
+			c.Status = "Revoked"
+		}
+		if err := s.CreateCertificate(ctx(t), c); err != nil {
+			t.Fatal(err)
+		}
+		if name != "unissued" {
+			if err := s.AddVersion(ctx(t), newVersion(c, "0b"+name, base)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetCertificateTargets(ctx(t), c.ID, []string{checked.ID, plain.ID}); err != nil {
+			t.Fatal(err)
+		}
+		certs[name] = c
+	}
+	job := func(name string, tg store.Target, status string, finished time.Time,
+		attempts int) store.Job {
+		j := deployment(certs[name], tg, status, base.Add(-time.Hour))
+		j.Attempts, j.FinishedAt = attempts, store.UTC(finished)
+		return j
+	}
+	long := base.Add(-30 * time.Minute)
+	mustCreateJobs(t, s,
+		job("due", checked, store.JobCompleted, long, 1),
+		job("due", plain, store.JobCompleted, long, 1),
+		job("recent", checked, store.JobCompleted, long, 1),
+		job("recent", checked, store.JobCompleted, before, 1), // finished at before: recent
+		job("open", checked, store.JobCompleted, long, 1),
+		job("open", checked, store.JobPending, time.Time{}, 0),
+		job("never", checked, store.JobFailed, long, 3),
+		job("retrying", checked, store.JobCompleted, long, 1),
+		job("retrying", checked, store.JobFailed, long, 1),
+		job("gaveup", checked, store.JobCompleted, long.Add(-time.Hour), 1),
+		job("gaveup", checked, store.JobFailed, long, 3),
+		job("revoked", checked, store.JobCompleted, long, 1),
+	)
+
+	got, err := s.ListVerificationDue(ctx(t), before, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.CertificateTarget{{CertificateID: certs["due"].ID, TargetID: checked.ID},
+		{CertificateID: certs["gaveup"].ID, TargetID: checked.ID}}
+	slices.SortFunc(want, func(x, y store.CertificateTarget) int {
+		return strings.Compare(x.CertificateID, y.CertificateID)
+	})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("due for verification (-want +got):\n%s", diff)
+	}
+	if got, err := s.ListVerificationDue(ctx(t), before, 1); err != nil || len(got) != 1 ||
+		got[0] != want[0] {
+		t.Errorf("limit 1: got %v, %v; want %v", got, err, want[:1])
 	}
 }
