@@ -219,3 +219,38 @@ func (s *Service) Deployments(ctx context.Context, id string, limit int) ([]stor
 func (s *Service) TargetIDs(ctx context.Context, id string) ([]string, error) {
 	return s.st.CertificateTargetIDs(ctx, id)
 }
+
+// QueueVerifications queues a deployment of each certificate to each of its targets with
+// verify whose last deployment finished at least after ago, up to a batch per run. The
+// target's agent finds the files in place and checks that the endpoint still serves the
+// certificate, reloading a server that does not (see the deploy engine); a target whose
+// files were changed by hand gets the certificate back. It returns how many it queued.
+func (s *Service) QueueVerifications(ctx context.Context, after time.Duration) (int, error) {
+	ctx = scheduler(ctx)
+	due, err := s.st.ListVerificationDue(ctx, store.UTC(s.now().Add(-after)), batch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range due {
+		err := s.st.InTx(ctx, func(q store.Queries) error {
+			c, err := q.GetCertificate(ctx, m.CertificateID)
+			if err != nil {
+				return err
+			}
+			now := store.UTC(s.now())
+			ids, err := s.queueDeployments(ctx, q, c, []string{m.TargetID}, now)
+			if err != nil {
+				return err
+			}
+			return q.AppendAudit(ctx, audit.Event(ctx, now, "certificate.verify_deployment",
+				"certificate", c.ID, map[string]any{"target_id": m.TargetID, "job_ids": ids}))
+		})
+		if err != nil {
+			return n, fmt.Errorf("queue a check of certificate %s on target %s: %w",
+				m.CertificateID, m.TargetID, err)
+		}
+		n++
+	}
+	return n, nil
+}

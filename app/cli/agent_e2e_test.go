@@ -197,51 +197,55 @@ type deployment struct {
 	LastError string `json:"last_error"`
 }
 
-// TestAgentDeploysToNginx runs the whole chain with real processes: the server, an agent
-// that enrolls with the bootstrap token and makes the key on its host, and nginx that the
-// agent reloads; a handshake shows each new certificate being served. Then the agent's
-// discovery report reaches the server, and retiring the agent stops it.
-func TestAgentDeploysToNginx(t *testing.T) {
-	dir := t.TempDir()
-	site := startNginx(t, dir)
-	discover := filepath.Join(dir, "discover")
-	os.MkdirAll(discover, 0o755)
-	legacy, _ := placeholderCert(t)
-	writeFile(t, filepath.Join(discover, "legacy.crt"), legacy, 0o644)
+// agentSite is a server, an agent enrolled with the bootstrap token, nginx on the agent's
+// host, and a certificate in agent key mode mapped to an nginx target of the agent.
+type agentSite struct {
+	t        *testing.T
+	dir      string
+	site     *nginxSite
+	in       *instance
+	agentLog *syncBuffer
+	agentEnd chan error
+	agentID  string
+	certID   string
+}
 
-	in := startServe(t, baseEnv(filepath.Join(dir, "data"), "CERTCTL_AUTH_SECRET="+e2eAdminKey,
-		"CERTCTL_AGENT_BOOTSTRAP_TOKEN="+e2eAgentToken))
-	agentCmd, agentLog, agentDone := startAgent(t, in, dir,
-		"CERTCTL_AGENT_ALLOWED_PATHS="+site.siteDir, "CERTCTL_DISCOVERY_DIRS="+discover)
+// startAgentSite sets up an agentSite; serveEnv is added to the server's environment,
+// agentEnv to the agent's.
+func startAgentSite(t *testing.T, serveEnv, agentEnv []string) *agentSite {
+	t.Helper()
+	s := &agentSite{t: t, dir: t.TempDir()}
+	s.site = startNginx(t, s.dir)
+	s.in = startServe(t, baseEnv(filepath.Join(s.dir, "data"), append([]string{
+		"CERTCTL_AUTH_SECRET=" + e2eAdminKey,
+		"CERTCTL_AGENT_BOOTSTRAP_TOKEN=" + e2eAgentToken}, serveEnv...)...))
+	_, s.agentLog, s.agentEnd = startAgent(t, s.in, s.dir,
+		append([]string{"CERTCTL_AGENT_ALLOWED_PATHS=" + s.site.siteDir}, agentEnv...)...)
 
 	var agents listOf[struct{ ID, Name, Status string }]
-	waitFor(t, 20*time.Second, func() string { return "agent did not enroll:\n" + agentLog.String() },
+	waitFor(t, 20*time.Second, func() string { return "agent did not enroll:\n" + s.agentLog.String() },
 		func() bool {
-			in.getJSON("/api/v1/agents", &agents)
+			s.in.getJSON("/api/v1/agents", &agents)
 			return len(agents.Data) == 1 && agents.Data[0].Status == "Online"
 		})
-	agentID := agents.Data[0].ID
-	if info, err := os.Stat(filepath.Join(dir, "agent-state", "agent.json")); err != nil ||
-		info.Mode().Perm() != 0o600 {
-		t.Fatalf("credential file: %v %v", info, err)
-	}
+	s.agentID = agents.Data[0].ID
 
-	nginx := []string{"-c", site.conf, "-p", site.prefix}
-	target, _ := json.Marshal(map[string]any{"agent_id": agentID, "name": "site", "type": "nginx",
-		"config": map[string]any{
-			"fullchain_path":   filepath.Join(site.siteDir, "fullchain.pem"),
-			"key_path":         filepath.Join(site.siteDir, "key.pem"),
+	nginx := []string{"-c", s.site.conf, "-p", s.site.prefix}
+	target, _ := json.Marshal(map[string]any{"agent_id": s.agentID, "name": "site",
+		"type": "nginx", "config": map[string]any{
+			"fullchain_path":   filepath.Join(s.site.siteDir, "fullchain.pem"),
+			"key_path":         filepath.Join(s.site.siteDir, "key.pem"),
 			"validate_command": append([]string{"nginx", "-t"}, nginx...),
 			"reload_command":   append([]string{"nginx", "-s", "reload"}, nginx...),
-			"verify": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", site.port),
+			"verify": map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", s.site.port),
 				"server_name": "site.test"}}})
-	status, body := in.request("POST", "/api/v1/targets", e2eAdminKey, string(target))
+	status, body := s.in.request("POST", "/api/v1/targets", e2eAdminKey, string(target))
 	if status != 201 {
 		t.Fatalf("create target: %d %s", status, body)
 	}
 	var tgt struct{ ID string }
 	json.Unmarshal([]byte(body), &tgt)
-	status, body = in.request("POST", "/api/v1/certificates", e2eAdminKey, fmt.Sprintf(
+	status, body = s.in.request("POST", "/api/v1/certificates", e2eAdminKey, fmt.Sprintf(
 		`{"name":"site","common_name":"site.test","sans":["site.test"],"issuer_id":"iss-local",
 		  "key_mode":"agent","target_ids":[%q]}`, tgt.ID))
 	if status != 201 {
@@ -249,33 +253,53 @@ func TestAgentDeploysToNginx(t *testing.T) {
 	}
 	var cert struct{ ID string }
 	json.Unmarshal([]byte(body), &cert)
+	s.certID = cert.ID
+	return s
+}
 
-	// deployed waits for n completed deployments and checks that nginx serves the current
-	// version.
-	deployed := func(n int) string {
-		t.Helper()
-		var deps listOf[deployment]
-		waitFor(t, 30*time.Second, func() string {
-			return fmt.Sprintf("deployments %+v\nagent log:\n%s", deps.Data, agentLog)
-		}, func() bool {
-			in.getJSON("/api/v1/certificates/"+cert.ID+"/deployments", &deps)
-			done := 0
-			for _, d := range deps.Data {
-				if d.Status == "Completed" {
-					done++
-				}
+// deployed waits for n completed deployments and checks that nginx serves the current
+// version, whose serial it returns.
+func (s *agentSite) deployed(n int) string {
+	s.t.Helper()
+	var deps listOf[deployment]
+	waitFor(s.t, 30*time.Second, func() string {
+		return fmt.Sprintf("deployments %+v\nagent log:\n%s", deps.Data, s.agentLog)
+	}, func() bool {
+		s.in.getJSON("/api/v1/certificates/"+s.certID+"/deployments", &deps)
+		done := 0
+		for _, d := range deps.Data {
+			if d.Status == "Completed" {
+				done++
 			}
-			return done >= n
-		})
-		var versions listOf[struct{ Serial string }]
-		in.getJSON("/api/v1/certificates/"+cert.ID+"/versions", &versions)
-		if served := site.servedSerial(); served != versions.Data[0].Serial {
-			t.Fatalf("nginx serves %s, the current version is %s", served, versions.Data[0].Serial)
 		}
-		return versions.Data[0].Serial
+		return done >= n
+	})
+	var versions listOf[struct{ Serial string }]
+	s.in.getJSON("/api/v1/certificates/"+s.certID+"/versions", &versions)
+	if served := s.site.servedSerial(); served != versions.Data[0].Serial {
+		s.t.Fatalf("nginx serves %s, the current version is %s", served,
+			versions.Data[0].Serial)
 	}
-	first := deployed(1)
-	keys, _ := filepath.Glob(filepath.Join(dir, "agent-state", "keys", cert.ID, "*.key"))
+	return versions.Data[0].Serial
+}
+
+// TestAgentDeploysToNginx runs the whole chain with real processes: the server, an agent
+// that enrolls with the bootstrap token and makes the key on its host, and nginx that the
+// agent reloads; a handshake shows each new certificate being served. Then the agent's
+// discovery report reaches the server, and retiring the agent stops it.
+func TestAgentDeploysToNginx(t *testing.T) {
+	discover := filepath.Join(t.TempDir(), "discover")
+	os.MkdirAll(discover, 0o755)
+	legacy, _ := placeholderCert(t)
+	writeFile(t, filepath.Join(discover, "legacy.crt"), legacy, 0o644)
+	s := startAgentSite(t, nil, []string{"CERTCTL_DISCOVERY_DIRS=" + discover})
+	dir, in, agentLog := s.dir, s.in, s.agentLog
+	if info, err := os.Stat(filepath.Join(dir, "agent-state", "agent.json")); err != nil ||
+		info.Mode().Perm() != 0o600 {
+		t.Fatalf("credential file: %v %v", info, err)
+	}
+	first := s.deployed(1)
+	keys, _ := filepath.Glob(filepath.Join(dir, "agent-state", "keys", s.certID, "*.key"))
 	if len(keys) != 1 {
 		t.Fatalf("agent keys: %v", keys)
 	}
@@ -284,11 +308,11 @@ func TestAgentDeploysToNginx(t *testing.T) {
 	}
 
 	// A renewal makes a new key on the host and the new certificate is served.
-	status, body = in.request("POST", "/api/v1/certificates/"+cert.ID+"/renew", e2eAdminKey, "")
+	status, body := in.request("POST", "/api/v1/certificates/"+s.certID+"/renew", e2eAdminKey, "")
 	if status != 202 && status != 200 {
 		t.Fatalf("renew: %d %s", status, body)
 	}
-	if second := deployed(2); second == first {
+	if second := s.deployed(2); second == first {
 		t.Fatal("the renewal deployed the same certificate")
 	}
 
@@ -310,20 +334,51 @@ func TestAgentDeploysToNginx(t *testing.T) {
 	}
 
 	// Retired, the agent stops by itself with exit code 0.
-	status, body = in.request("DELETE", "/api/v1/agents/"+agentID, e2eAdminKey, "")
+	status, body = in.request("DELETE", "/api/v1/agents/"+s.agentID, e2eAdminKey, "")
 	if status != 204 {
 		t.Fatalf("retire: %d %s", status, body)
 	}
 	select {
-	case err := <-agentDone:
+	case err := <-s.agentEnd:
 		if err != nil {
 			t.Fatalf("the retired agent exited with %v:\n%s", err, agentLog)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("the retired agent is still running:\n%s", agentLog)
 	}
-	_ = agentCmd
 	if strings.Contains(agentLog.String(), "cctla_") {
 		t.Fatal("the agent logged its credential")
+	}
+}
+
+// TestAgentRestoresDrift has someone replace the certificate nginx serves by hand after a
+// deployment: the deployment verification loop queues a check, the agent finds the files
+// changed, deploys the certificate again, and nginx serves it once more.
+func TestAgentRestoresDrift(t *testing.T) {
+	s := startAgentSite(t, []string{"CERTCTL_SCHEDULER_DEPLOYMENT_VERIFICATION_INTERVAL=1s",
+		"CERTCTL_DEPLOYMENT_VERIFY_AFTER=2s"}, nil)
+	serial := s.deployed(1)
+
+	certPEM, keyPEM := placeholderCert(t)
+	writeFile(t, filepath.Join(s.site.siteDir, "fullchain.pem"), certPEM, 0o644)
+	writeFile(t, filepath.Join(s.site.siteDir, "key.pem"), keyPEM, 0o600)
+	reload := exec.Command("nginx", "-s", "reload", "-c", s.site.conf, "-p", s.site.prefix)
+	if out, err := reload.CombinedOutput(); err != nil {
+		t.Fatalf("nginx -s reload: %v\n%s", err, out)
+	}
+	waitFor(t, 10*time.Second, func() string { return "nginx did not load the other certificate" },
+		func() bool { return s.site.servedSerial() == "1" })
+
+	waitFor(t, 30*time.Second, func() string {
+		return fmt.Sprintf("nginx serves %s, not %s again\nagent log:\n%s",
+			s.site.servedSerial(), serial, s.agentLog)
+	}, func() bool { return s.site.servedSerial() == serial })
+	var events listOf[struct {
+		ResourceID string `json:"resource_id"`
+	}]
+	s.in.getJSON("/api/v1/audit?action=certificate.verify_deployment", &events)
+	if len(events.Data) == 0 || events.Data[0].ResourceID != s.certID {
+		t.Fatalf("no certificate.verify_deployment audit event for %s: %+v", s.certID,
+			events.Data)
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	AgentBootstrapToken string
 	// AgentOfflineAfter is how long an agent may be silent before it counts as Offline.
 	AgentOfflineAfter time.Duration
+	// DeploymentVerifyAfter is how long after a deployment to a target with verify it is
+	// checked again; 0 turns the checks off.
+	DeploymentVerifyAfter time.Duration
 	// NetworkScanEnabled turns the network scan loop on.
 	NetworkScanEnabled bool
 	// Intervals holds the period of each scheduler loop, by loop name.

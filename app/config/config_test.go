@@ -45,13 +45,14 @@ func TestLoadDefaults(t *testing.T) {
 			"ocsp_rotation": time.Hour, "ca_rollover": 6 * time.Hour,
 			"metrics_refresh": 30 * time.Second, "retention": time.Hour,
 			"agent_health": time.Minute, "job_retry": 30 * time.Second,
-			"network_scan": 6 * time.Hour},
-		AgentOfflineAfter: 5 * time.Minute,
-		JobRetention:      2160 * time.Hour,
-		MaxBodyBytes:      1 << 20,
-		ShutdownTimeout:   30 * time.Second,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         "json",
+			"network_scan": 6 * time.Hour, "deployment_verification": time.Hour},
+		AgentOfflineAfter:     5 * time.Minute,
+		DeploymentVerifyAfter: 24 * time.Hour,
+		JobRetention:          2160 * time.Hour,
+		MaxBodyBytes:          1 << 20,
+		ShutdownTimeout:       30 * time.Second,
+		LogLevel:              slog.LevelInfo,
+		LogFormat:             "json",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -85,6 +86,7 @@ func TestLoadValues(t *testing.T) {
 		"CERTCTL_AGENT_BOOTSTRAP_TOKEN":    "bootstrap-token-0123456789",
 		"CERTCTL_AGENT_OFFLINE_AFTER":      "10m",
 		"CERTCTL_NETWORK_SCAN_ENABLED":     "true",
+		"CERTCTL_DEPLOYMENT_VERIFY_AFTER":  "0",
 	}
 	got, err := config.Load(e.lookup)
 	if err != nil {
@@ -118,7 +120,7 @@ func TestLoadValues(t *testing.T) {
 			"ocsp_rotation": time.Hour, "ca_rollover": 6 * time.Hour,
 			"metrics_refresh": 30 * time.Second, "retention": time.Hour,
 			"agent_health": time.Minute, "job_retry": 30 * time.Second,
-			"network_scan": 6 * time.Hour},
+			"network_scan": 6 * time.Hour, "deployment_verification": time.Hour},
 		AgentBootstrapToken: "bootstrap-token-0123456789",
 		AgentOfflineAfter:   10 * time.Minute,
 		NetworkScanEnabled:  true,

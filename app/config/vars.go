@@ -103,6 +103,18 @@ var vars = []Var{
 		"how often agents silent for longer than CERTCTL_AGENT_OFFLINE_AFTER are marked Offline"),
 	loopVar("CERTCTL_SCHEDULER_RETRY_INTERVAL", "job_retry", "30s",
 		"how often failed deployments whose next attempt is due are queued again"),
+	loopVar("CERTCTL_SCHEDULER_DEPLOYMENT_VERIFICATION_INTERVAL", "deployment_verification",
+		"1h", "how often deployments due for a check (CERTCTL_DEPLOYMENT_VERIFY_AFTER) are "+
+			"queued again, for their agents to check that the endpoint still serves them"),
+	{Name: "CERTCTL_DEPLOYMENT_VERIFY_AFTER", Default: "24h", Doc: "how long after a " +
+		"deployment to a target with verify it is checked again; 0 turns the checks off",
+		set: func(c *Config, s string) error {
+			if s == "0" {
+				c.DeploymentVerifyAfter = 0
+				return nil
+			}
+			return parseDuration(s, &c.DeploymentVerifyAfter)
+		}},
 	loopVar("CERTCTL_NETWORK_SCAN_INTERVAL", "network_scan", "6h",
 		"how often the enabled network scan targets are scanned (with CERTCTL_NETWORK_SCAN_ENABLED)"),
 	{Name: "CERTCTL_AGENT_BOOTSTRAP_TOKEN", Secret: true, Doc: "shared secret that lets a " +

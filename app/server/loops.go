@@ -41,6 +41,13 @@ func (a *App) loops() []scheduler.Loop {
 			_, err := a.Certs.RetryDeployments(ctx, 1000)
 			return err
 		},
+		"deployment_verification": func(ctx context.Context) error {
+			if a.cfg.DeploymentVerifyAfter == 0 {
+				return nil
+			}
+			_, err := a.Certs.QueueVerifications(ctx, a.cfg.DeploymentVerifyAfter)
+			return err
+		},
 		"network_scan": func(ctx context.Context) error {
 			if !a.cfg.NetworkScanEnabled {
 				return nil
