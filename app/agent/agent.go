@@ -37,6 +37,9 @@ type Deps struct {
 	Deployer Deployer
 	Scanner  Scanner
 	Log      *slog.Logger
+	// RetryWait is the wait before retry number n+1 after n failures in a row; nil means
+	// backoff (tests shorten it).
+	RetryWait func(n int) time.Duration
 }
 
 // Backoff after failures: the first retry waits up to base, each further one twice as long,
@@ -79,6 +82,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if cfg.InsecureSkipVerify {
 		log.Warn("CERTCTL_TLS_INSECURE_SKIP_VERIFY is set: the server's certificate is not " +
 			"checked, so anyone on the network path can impersonate it; development only")
+	}
+	if deps.RetryWait == nil {
+		deps.RetryWait = backoff
 	}
 	a := &agent{cfg: cfg, deps: deps, log: log, state: st, done: map[string]bool{},
 		c: &client{base: cfg.ServerURL, http: hc}}
@@ -161,7 +167,7 @@ func (a *agent) enroll(ctx context.Context) (identity, error) {
 		case errors.As(err, &se) && se.permanent():
 			return identity{}, fmt.Errorf("enrollment refused: %w", err)
 		}
-		wait := backoff(failures)
+		wait := a.deps.RetryWait(failures)
 		a.log.Warn("enrollment failed; retrying", "error", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return identity{}, ctx.Err()
@@ -182,7 +188,7 @@ func (a *agent) loop(ctx context.Context, name string, every time.Duration,
 			return err
 		}
 		if err != nil && ctx.Err() == nil {
-			wait := backoff(failures)
+			wait := a.deps.RetryWait(failures)
 			failures++
 			a.log.Warn(name+" failed; retrying", "error", err, "retry_in", wait,
 				"failures", failures)
