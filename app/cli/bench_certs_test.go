@@ -71,11 +71,11 @@ func BenchmarkCertificateList(b *testing.B) {
 	})
 }
 
-// loadCertificates starts the server once so that it stores its CA, default profile and
+// seededServe starts the server once so that it stores its CA, default profile and
 // policy, seeds the inventory while it is stopped, settles the database, then starts the
-// server again and loads it.
-func loadCertificates(b *testing.B, env []string, open func() (store.Store, error),
-	settle func()) {
+// server again, waits until it is quiet and returns it with the inventory's ETag.
+func seededServe(b *testing.B, env []string, open func() (store.Store, error),
+	settle func()) (*instance, string) {
 	env = append(env, "CERTCTL_LOG_LEVEL=warn")
 	if err := startServe(b, env).stop(); err != nil {
 		b.Fatal(err)
@@ -91,7 +91,13 @@ func loadCertificates(b *testing.B, env []string, open func() (store.Store, erro
 	settle()
 
 	in := startServe(b, env)
-	version := waitQuiet(b, in)
+	return in, waitQuiet(b, in)
+}
+
+// loadCertificates loads the certificate lists of a server with a seeded inventory.
+func loadCertificates(b *testing.B, env []string, open func() (store.Store, error),
+	settle func()) {
+	in, version := seededServe(b, env, open, settle)
 	auth := "Authorization: Bearer " + benchKey
 	health := hey(b, in.url+"/health")
 	b.ReportMetric(health.rps, "health-req/s")
