@@ -331,8 +331,10 @@ func TestTargets(t *testing.T) {
 			t.Fatalf("secret fields: %s", r.raw)
 		}
 		t2, err := e.st.GetTarget(context.Background(), id)
-		if err != nil || strings.Contains(string(t2.Config), "s3cret") || len(t2.SecretsSealed) == 0 {
-			t.Fatalf("stored target: %s, sealed %d bytes, %v", t2.Config, len(t2.SecretsSealed), err)
+		if err != nil || strings.Contains(string(t2.Config), "s3cret") ||
+			len(t2.SecretsSealed) == 0 {
+			t.Fatalf("stored target: %s, sealed %d bytes, %v", t2.Config,
+				len(t2.SecretsSealed), err)
 		}
 		e.do("PUT", "/api/v1/targets/"+id, e.keys["operator"], map[string]any{
 			"name": "store", "type": "pkcs12",
@@ -381,12 +383,14 @@ func TestDiscoveryTriage(t *testing.T) {
 			CertPEM: certPEM}
 		report := agentapi.Discovery{Directories: []string{"/etc/ssl"},
 			Certificates: []agentapi.Discovered{found}}
-		r := e.agentDo(a, "POST", agentapi.PathDiscovery, "", report).want(t, http.StatusAccepted, "")
+		r := e.agentDo(a, "POST", agentapi.PathDiscovery, "", report).
+			want(t, http.StatusAccepted, "")
 		if r.body["new"] != float64(1) {
 			t.Fatalf("report: %s", r.raw)
 		}
 		// The same certificate in the same place again is the same record.
-		r = e.agentDo(a, "POST", agentapi.PathDiscovery, "", report).want(t, http.StatusAccepted, "")
+		r = e.agentDo(a, "POST", agentapi.PathDiscovery, "", report).
+			want(t, http.StatusAccepted, "")
 		if r.body["new"] != float64(0) {
 			t.Fatalf("second report: %s", r.raw)
 		}

@@ -118,7 +118,8 @@ func (n *nginxSite) servedSerial() string {
 func placeholderCert(t *testing.T) (string, string) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "placeholder"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
+		Subject:  pkix.Name{CommonName: "placeholder"},
 		DNSNames: []string{"site.test"}, NotBefore: time.Now().Add(-time.Hour),
 		NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
@@ -223,7 +224,8 @@ func startAgentSite(t *testing.T, serveEnv, agentEnv []string) *agentSite {
 		append([]string{"CERTCTL_AGENT_ALLOWED_PATHS=" + s.site.siteDir}, agentEnv...)...)
 
 	var agents listOf[struct{ ID, Name, Status string }]
-	waitFor(t, 20*time.Second, func() string { return "agent did not enroll:\n" + s.agentLog.String() },
+	waitFor(t, 20*time.Second,
+		func() string { return "agent did not enroll:\n" + s.agentLog.String() },
 		func() bool {
 			s.in.getJSON("/api/v1/agents", &agents)
 			return len(agents.Data) == 1 && agents.Data[0].Status == "Online"
@@ -318,7 +320,8 @@ func TestAgentDeploysToNginx(t *testing.T) {
 
 	// The certificate in the discovery directory was reported.
 	var found listOf[struct{ Location string }]
-	waitFor(t, 10*time.Second, func() string { return "no discovery report:\n" + agentLog.String() },
+	waitFor(t, 10*time.Second,
+		func() string { return "no discovery report:\n" + agentLog.String() },
 		func() bool {
 			in.getJSON("/api/v1/discovered-certificates", &found)
 			return len(found.Data) == 1 && strings.HasSuffix(found.Data[0].Location, "legacy.crt")

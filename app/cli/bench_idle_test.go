@@ -75,7 +75,8 @@ func loopSeconds(b *testing.B, in *instance) map[string]float64 {
 		b.Fatal(err)
 	}
 	out := map[string]float64{}
-	re := regexp.MustCompile(`(?m)^certctl_scheduler_run_duration_seconds_sum\{loop="([a-z_]+)"\} (\S+)$`)
+	re := regexp.MustCompile(
+		`(?m)^certctl_scheduler_run_duration_seconds_sum\{loop="([a-z_]+)"\} (\S+)$`)
 	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
 		out[m[1]], _ = strconv.ParseFloat(m[2], 64)
 	}

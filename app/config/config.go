@@ -133,7 +133,8 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.AgentBootstrapToken != "" && len(c.AgentBootstrapToken) < 16 {
-		return &Error{Var: "CERTCTL_AGENT_BOOTSTRAP_TOKEN", Problem: "must be at least 16 characters"}
+		return &Error{Var: "CERTCTL_AGENT_BOOTSTRAP_TOKEN",
+			Problem: "must be at least 16 characters"}
 	}
 	if c.AgentOfflineAfter < 10*time.Second {
 		return &Error{Var: "CERTCTL_AGENT_OFFLINE_AFTER", Problem: "must be at least 10s"}

@@ -116,7 +116,8 @@ var vars = []Var{
 			return parseDuration(s, &c.DeploymentVerifyAfter)
 		}},
 	loopVar("CERTCTL_NETWORK_SCAN_INTERVAL", "network_scan", "6h",
-		"how often the enabled network scan targets are scanned (with CERTCTL_NETWORK_SCAN_ENABLED)"),
+		"how often the enabled network scan targets are scanned (with "+
+			"CERTCTL_NETWORK_SCAN_ENABLED)"),
 	{Name: "CERTCTL_AGENT_BOOTSTRAP_TOKEN", Secret: true, Doc: "shared secret that lets a " +
 		"new agent enroll (at least 16 characters); unset: only one-time enrollment tokens",
 		set: func(c *Config, s string) error { c.AgentBootstrapToken = s; return nil }},

@@ -65,9 +65,9 @@ func (o Options) withDefaults() Options {
 // When every file already holds what it would write, no command runs and the result is
 // "unchanged", unless the target has verify and its endpoint serves something else: then
 // the reload command runs, and the result is "deployed" once the endpoint serves the
-// certificate, "failed" if it still does not. Otherwise it backs up the files it replaces into BackupDir beside them,
-// writes each atomically, runs the validate command, then the reload command, and with
-// verify makes handshakes until the new leaf is served. When one of these fails it puts
+// certificate, "failed" if it still does not. Otherwise it backs up the files it replaces
+// into BackupDir beside them, writes each atomically, runs the validate command, then the
+// reload command, and with verify makes handshakes until the new leaf is served. When one of these fails it puts
 // the old files back (atomically again), reloads once more, and reports "rolled_back";
 // when putting them back fails too, "failed".
 //

@@ -118,7 +118,8 @@ func (q queries) ListAgents(ctx context.Context, f store.AgentFilter,
 func (q queries) CountAgents(ctx context.Context, f store.AgentFilter) (int, error) {
 	where, args := agentWhere(f, nil)
 	var n int
-	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM agents`+where, args...).Scan(&n); err != nil {
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM agents`+where, args...).Scan(&n)
+	if err != nil {
 		return 0, fmt.Errorf("count agents: %w", translate(err))
 	}
 	return n, nil

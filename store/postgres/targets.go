@@ -86,7 +86,8 @@ func (q queries) ListTargets(ctx context.Context, f store.TargetFilter,
 func (q queries) CountTargets(ctx context.Context, f store.TargetFilter) (int, error) {
 	where, args := targetWhere(f, nil)
 	var n int
-	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM targets`+where, args...).Scan(&n); err != nil {
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM targets`+where, args...).Scan(&n)
+	if err != nil {
 		return 0, fmt.Errorf("count targets: %w", translate(err))
 	}
 	return n, nil

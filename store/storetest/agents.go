@@ -150,7 +150,8 @@ func testAgentRetirement(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	got, _ := s.GetAgent(ctx(t), old.ID)
-	if got.Status != store.AgentRetired || string(got.CredentialHash) != string(old.CredentialHash) ||
+	if got.Status != store.AgentRetired ||
+		string(got.CredentialHash) != string(old.CredentialHash) ||
 		!got.RetiredAt.Equal(at) || got.RetiredReason != "host decommissioned" {
 		t.Errorf("retired agent: got %+v", got)
 	}

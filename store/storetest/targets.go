@@ -266,7 +266,8 @@ func testVerificationDue(t *testing.T, h Harness) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.SetCertificateTargets(ctx(t), c.ID, []string{checked.ID, plain.ID}); err != nil {
+		err := s.SetCertificateTargets(ctx(t), c.ID, []string{checked.ID, plain.ID})
+		if err != nil {
 			t.Fatal(err)
 		}
 		certs[name] = c
