@@ -16,6 +16,7 @@ type InventoryStore interface {
 		[]store.Certificate, string, error)
 	CountJobs(ctx context.Context, f store.JobFilter) (int, error)
 	CountAgentsByStatus(ctx context.Context) (map[string]int, error)
+	ChangeVersion(ctx context.Context, area string) (int64, error)
 }
 
 // The statuses and job kinds the gauges report, so every series exists, at zero if need be.
@@ -38,11 +39,16 @@ type Inventory struct {
 	expiring *prometheus.GaugeVec
 	jobs     *prometheus.GaugeVec
 	agents   *prometheus.GaugeVec
+
+	// counted is the change version of each area the counts were last read at; counts of
+	// an area whose version has not moved since are not read again.
+	counted map[string]int64
 }
 
 // NewInventory registers the inventory gauges on m's registry.
 func (m *Metrics) NewInventory() *Inventory {
 	inv := &Inventory{
+		counted: map[string]int64{},
 		certs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certctl_certificates",
 			Help: "Managed certificates by status."}, []string{"status"}),
 		earliest: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -62,34 +68,66 @@ func (m *Metrics) NewInventory() *Inventory {
 	return inv
 }
 
-// Refresh reads the counts from st and sets the gauges.
+// Refresh reads the counts from st and sets the gauges. Counts by status are read again
+// only when their area changed since the last refresh; the expiry gauges, which move with
+// time, are read every time. Refresh is not safe for concurrent use.
 func (inv *Inventory) Refresh(ctx context.Context, st InventoryStore, now time.Time) error {
-	for _, s := range certificateStatuses {
-		n, err := st.CountCertificates(ctx, store.CertificateFilter{Status: s})
-		if err != nil {
-			return err
+	if err := inv.ifChanged(ctx, st, store.AreaCertificates, func() error {
+		for _, s := range certificateStatuses {
+			n, err := st.CountCertificates(ctx, store.CertificateFilter{Status: s})
+			if err != nil {
+				return err
+			}
+			inv.certs.WithLabelValues(s).Set(float64(n))
 		}
-		inv.certs.WithLabelValues(s).Set(float64(n))
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := inv.refreshExpiry(ctx, st, now); err != nil {
 		return err
 	}
-	for _, typ := range jobTypes {
-		for _, s := range jobStatuses {
-			n, err := st.CountJobs(ctx, store.JobFilter{Type: typ, Status: s})
-			if err != nil {
-				return err
+	if err := inv.ifChanged(ctx, st, store.AreaJobs, func() error {
+		for _, typ := range jobTypes {
+			for _, s := range jobStatuses {
+				n, err := st.CountJobs(ctx, store.JobFilter{Type: typ, Status: s})
+				if err != nil {
+					return err
+				}
+				inv.jobs.WithLabelValues(typ, s).Set(float64(n))
 			}
-			inv.jobs.WithLabelValues(typ, s).Set(float64(n))
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
-	byStatus, err := st.CountAgentsByStatus(ctx)
+	return inv.ifChanged(ctx, st, store.AreaAgents, func() error {
+		byStatus, err := st.CountAgentsByStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range agentStatuses {
+			inv.agents.WithLabelValues(s).Set(float64(byStatus[s]))
+		}
+		return nil
+	})
+}
+
+// ifChanged runs count unless area's change version is the one its counts were read at.
+// The version is read first, so a change during count makes the next refresh count again.
+func (inv *Inventory) ifChanged(ctx context.Context, st InventoryStore, area string,
+	count func() error) error {
+	v, err := st.ChangeVersion(ctx, area)
 	if err != nil {
 		return err
 	}
-	for _, s := range agentStatuses {
-		inv.agents.WithLabelValues(s).Set(float64(byStatus[s]))
+	if last, ok := inv.counted[area]; ok && last == v {
+		return nil
 	}
+	if err := count(); err != nil {
+		return err
+	}
+	inv.counted[area] = v
 	return nil
 }
 

@@ -64,3 +64,65 @@ certctl_certificates_expiring{within="7d"} 1
 		t.Errorf("revoked certificates: got %v, want a 0 series", got)
 	}
 }
+
+// countingStore counts the status counts the inventory asks for.
+type countingStore struct {
+	metrics.InventoryStore
+	statusCounts, jobCounts int
+}
+
+func (c *countingStore) CountCertificates(ctx context.Context,
+	f store.CertificateFilter) (int, error) {
+	if f.ExpiresBefore.IsZero() {
+		c.statusCounts++
+	}
+	return c.InventoryStore.CountCertificates(ctx, f)
+}
+
+func (c *countingStore) CountJobs(ctx context.Context, f store.JobFilter) (int, error) {
+	c.jobCounts++
+	return c.InventoryStore.CountJobs(ctx, f)
+}
+
+// Counts by status are read again only after their area changed.
+func TestInventoryCountsOnlyAfterChanges(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, now := context.Background(), time.Now()
+	counting := &countingStore{InventoryStore: st}
+	inv := metrics.New().NewInventory()
+	refresh := func() {
+		t.Helper()
+		counting.statusCounts, counting.jobCounts = 0, 0
+		if err := inv.Refresh(ctx, counting, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	refresh()
+	if counting.statusCounts == 0 || counting.jobCounts == 0 {
+		t.Fatalf("the first refresh counted %d statuses and %d jobs, want all",
+			counting.statusCounts, counting.jobCounts)
+	}
+	refresh()
+	if counting.statusCounts != 0 || counting.jobCounts != 0 {
+		t.Errorf("nothing changed, yet the refresh counted %d statuses and %d jobs",
+			counting.statusCounts, counting.jobCounts)
+	}
+	c := store.Certificate{ID: store.NewID("cert"), Name: "new", CommonName: "n.example.com",
+		KeyMode: "server", Status: "Pending", CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateCertificate(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	if counting.statusCounts == 0 || counting.jobCounts != 0 {
+		t.Errorf("after a new certificate: counted %d statuses and %d jobs, want statuses "+
+			"only", counting.statusCounts, counting.jobCounts)
+	}
+	if got := testutil.ToFloat64(inv.Certificates("Pending")); got != 1 {
+		t.Errorf("pending certificates: got %v, want 1", got)
+	}
+}
