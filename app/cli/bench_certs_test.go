@@ -41,8 +41,8 @@ var certQueries = []struct {
 	filter      store.CertificateFilter
 }{
 	{"list", "per_page=50", store.CertificateFilter{}},
-	{"filtered", "per_page=50&status=Expiring&environment=prod",
-		store.CertificateFilter{Status: "Expiring", Environment: "prod"}},
+	{"filtered", "per_page=50&status=RenewalInProgress&environment=prod",
+		store.CertificateFilter{Status: "RenewalInProgress", Environment: "prod"}},
 	{"search", "per_page=50&q=svc-0004", store.CertificateFilter{Search: "svc-0004"}},
 	{"by-expiry", "per_page=50&sort=not_after", store.CertificateFilter{Sort: "not_after"}},
 }
@@ -203,8 +203,9 @@ func seedCertificates(b *testing.B, st store.Store, n int) {
 const renewWindow = 30 * 24 * time.Hour
 
 // seedCertificate stores certificate number i of the inventory with its one version and
-// its renewal time. A certificate inside its renewal window is Expiring and has a renewal
-// job queued in the last twelve hours, waiting for its agent's CSR; the others are Active.
+// its renewal time. A certificate inside its renewal window has a renewal job queued in the
+// last twelve hours, waiting for its agent's CSR, and so is RenewalInProgress, as the server
+// would have set it; the others are Active.
 // So the server's loops find nothing to do: no certificate is due without a job, none is
 // stale, and no job has waited long enough to time out.
 func seedCertificate(ctx context.Context, q store.Queries, i int, now time.Time,
@@ -227,7 +228,7 @@ func seedCertificate(ctx context.Context, q store.Queries, i int, now time.Time,
 		ProfileID: "prof-default", RenewalPolicyID: "rp-default", KeyMode: "agent",
 		Status: "Active", CreatedAt: issued.Add(-time.Hour), UpdatedAt: issued}
 	if renewAt.Before(now) {
-		c.Status = "Expiring"
+		c.Status = "RenewalInProgress"
 	}
 	serial := fmt.Sprintf("%032x", i+1)
 	sum := sha256.Sum256([]byte(serial))
@@ -245,7 +246,7 @@ func seedCertificate(ctx context.Context, q store.Queries, i int, now time.Time,
 	if err := q.SetRenewAt(ctx, c.ID, renewAt); err != nil {
 		return err
 	}
-	if c.Status != "Expiring" {
+	if c.Status != "RenewalInProgress" {
 		return nil
 	}
 	queued := now.Add(-time.Duration(i%720) * time.Minute)
