@@ -75,7 +75,9 @@ func certificateWhere(f store.CertificateFilter, args []any) (string, []any) {
 		add(`not_after >= $%d`, f.ExpiresAfter.UTC())
 	}
 	if !f.ExpiresBefore.IsZero() {
-		add(`not_after < $%d`, f.ExpiresBefore.UTC())
+		// As the end sorts, so that the index of ends by status serves it; the same as
+		// not_after < $n for every certificate, issued or not.
+		add(expiry+` < $%d`, f.ExpiresBefore.UTC())
 	}
 	if len(conds) == 0 {
 		return ` WHERE TRUE`, args

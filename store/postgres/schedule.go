@@ -41,12 +41,13 @@ func (q queries) ListUnscheduled(ctx context.Context, limit int) ([]store.Certif
 // ListStatusStale implements store.CertificateQueries.
 func (q queries) ListStatusStale(ctx context.Context, now time.Time,
 	limit int) ([]store.Certificate, error) {
+	// Two indexed searches, united: a filter on the IDs they return would walk every
+	// certificate instead.
 	return q.listCertificates(ctx, "list stale statuses", `SELECT `+certificateSelect+`
-		FROM certificates WHERE id IN (
-		  SELECT id FROM certificates WHERE status = 'Active' AND renew_at <= $1
-		  UNION
-		  SELECT id FROM certificates WHERE not_after <= $1
-		    AND status NOT IN ('Expired', 'Revoked', 'Archived'))
+		FROM certificates WHERE status = 'Active' AND renew_at <= $1
+		UNION
+		SELECT `+certificateSelect+` FROM certificates WHERE not_after <= $1
+		  AND status NOT IN ('Expired', 'Revoked', 'Archived')
 		LIMIT $2`, now.UTC(), limit)
 }
 

@@ -83,7 +83,9 @@ func certificateWhere(f store.CertificateFilter) (string, []any) {
 		add(`not_after >= ?`, fmtTime(f.ExpiresAfter))
 	}
 	if !f.ExpiresBefore.IsZero() {
-		add(`not_after < ?`, fmtTime(f.ExpiresBefore))
+		// As the end sorts, so that the index of ends by status serves it; the same as
+		// not_after < ? for every certificate, issued or not.
+		add(`coalesce(not_after, '`+neverExpires+`') < ?`, fmtTime(f.ExpiresBefore))
 	}
 	if len(conds) == 0 {
 		return ` WHERE 1 = 1`, nil
