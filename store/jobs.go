@@ -46,6 +46,9 @@ type Job struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	FinishedAt time.Time
+	// Version grows with every write to the job; UpdateJob writes only over the version
+	// it names.
+	Version int64
 }
 
 // JobFilter narrows ListJobs; zero values match everything.
@@ -65,10 +68,13 @@ type JobQueries interface {
 	ListJobs(ctx context.Context, f JobFilter, p Page) ([]Job, string, error)
 	CountJobs(ctx context.Context, f JobFilter) (int, error)
 	// UpdateJob replaces status, attempts, times, error, approver, CSR, agent, result and
-	// start time of j.ID.
+	// start time of j.ID, provided the job is still at j.Version, and increases the
+	// version. ErrNotFound when the job does not exist; ErrConflict when it was written
+	// since j was read, in which case nothing changes.
 	UpdateJob(ctx context.Context, j Job) error
 	// ClaimJob atomically moves one Pending job of one of types whose next attempt time has
-	// come to Running, counting the attempt, and returns it; ErrNotFound when none is due.
+	// come to Running, counting the attempt and increasing the version, and returns it;
+	// ErrNotFound when none is due.
 	// Two callers never claim the same job.
 	ClaimJob(ctx context.Context, types []string, now time.Time) (Job, error)
 	// ListJobsIdle returns up to limit jobs in status that have not changed since before,

@@ -74,3 +74,70 @@ func TestProcessJobs(t *testing.T) {
 		}
 	})
 }
+
+// gateIssuer holds each issuance until the test opens the gate.
+type gateIssuer struct {
+	next    certs.Issuer
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gateIssuer) Issue(ctx context.Context, r ca.LeafRequest) (*x509.Certificate, []byte,
+	error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.next.Issue(ctx, r)
+}
+
+// TestLateWorkerDoesNotOverwrite has a worker take so long that the running-job timeout
+// gives its job to another attempt meanwhile: when the late worker finishes, its result is
+// refused because the job changed since it claimed it, and the certificate is issued once,
+// by the attempt that owns the job.
+func TestLateWorkerDoesNotOverwrite(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		g := &gateIssuer{next: e.ca, entered: make(chan struct{}, 2),
+			gate: make(chan struct{})}
+		svc := certs.NewService(certs.Deps{Store: e.st, Key: e.key,
+			Issuers: map[string]certs.Issuer{"iss-local": g}, KeyMode: "server",
+			Now: e.clock.Now, Log: e.log})
+		c, _, err := svc.Create(e.ctx, certs.Input{Name: "late", CommonName: "l.example.com",
+			IssuerID: "iss-local"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := make(chan bool)
+		go func() { late <- svc.RunOne(e.ctx) }()
+		<-g.entered // the first worker holds the job Running
+
+		e.clock.Advance(20 * time.Minute)
+		if n, err := svc.TimeoutJobs(e.ctx); err != nil || n != 1 {
+			t.Fatalf("TimeoutJobs: %d, %v; want the running job given another attempt", n, err)
+		}
+		close(g.gate)
+		<-late
+		got := e.cert(t, c.ID)
+		if got.CurrentVersionID != "" {
+			t.Fatalf("the late worker's certificate was stored over the requeued job")
+		}
+		jobs, _, err := e.st.ListJobs(e.ctx, store.JobFilter{CertificateID: c.ID},
+			store.Page{Limit: 10})
+		if err != nil || len(jobs) != 1 || jobs[0].Status != store.JobPending {
+			t.Fatalf("jobs after the late finish: %+v, %v; want the one job Pending", jobs, err)
+		}
+
+		e.clock.Advance(time.Hour)
+		if !svc.RunOne(e.ctx) {
+			t.Fatal("the requeued job did not run")
+		}
+		<-g.entered
+		versions, err := e.st.ListVersions(e.ctx, c.ID)
+		if err != nil || len(versions) != 1 {
+			t.Fatalf("versions: %d, %v; want exactly one", len(versions), err)
+		}
+		if j, _ := e.st.GetJob(e.ctx, jobs[0].ID); j.Status != store.JobCompleted ||
+			j.Attempts != 2 {
+			t.Errorf("job: %s after %d attempts, want Completed on the second", j.Status,
+				j.Attempts)
+		}
+	})
+}

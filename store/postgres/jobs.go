@@ -15,7 +15,7 @@ import (
 
 const jobColumns = `id, type, certificate_id, status, attempts, max_attempts,
 	next_attempt_at, last_error, requested_by, approved_by, csr_pem, created_at, updated_at,
-	finished_at, target_id, agent_id, result, started_at`
+	finished_at, target_id, agent_id, result, started_at, version`
 
 func scanJob(row pgx.Row) (store.Job, error) {
 	var j store.Job
@@ -24,7 +24,7 @@ func scanJob(row pgx.Row) (store.Job, error) {
 	var result []byte
 	err := row.Scan(&j.ID, &j.Type, &j.CertificateID, &j.Status, &j.Attempts, &j.MaxAttempts,
 		&j.NextAttemptAt, &j.LastError, &j.RequestedBy, &j.ApprovedBy, &j.CSRPEM, &j.CreatedAt,
-		&j.UpdatedAt, &finished, &target, &agent, &result, &started)
+		&j.UpdatedAt, &finished, &target, &agent, &result, &started, &j.Version)
 	if err != nil {
 		return store.Job{}, translate(err)
 	}
@@ -71,11 +71,11 @@ func (q queries) CreateJob(ctx context.Context, j store.Job) error {
 	_, err := q.db.Exec(ctx,
 		`INSERT INTO jobs (`+jobColumns+`)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-		     $17, $18)`,
+		     $17, $18, $19)`,
 		j.ID, j.Type, j.CertificateID, j.Status, j.Attempts, j.MaxAttempts,
 		j.NextAttemptAt.UTC(), j.LastError, j.RequestedBy, j.ApprovedBy, j.CSRPEM,
 		j.CreatedAt.UTC(), j.UpdatedAt.UTC(), nullTime(j.FinishedAt), nullString(j.TargetID),
-		nullString(j.AgentID), nullJSON(j.Result), nullTime(j.StartedAt))
+		nullString(j.AgentID), nullJSON(j.Result), nullTime(j.StartedAt), j.Version)
 	if err != nil {
 		return fmt.Errorf("create job: %w", translate(err))
 	}
@@ -141,12 +141,15 @@ func (q queries) UpdateJob(ctx context.Context, j store.Job) error {
 	tag, err := q.db.Exec(ctx,
 		`UPDATE jobs SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4,
 		 approved_by = $5, csr_pem = $6, updated_at = $7, finished_at = $8, agent_id = $9,
-		 result = $10, started_at = $11
-		 WHERE id = $12`,
+		 result = $10, started_at = $11, version = version + 1
+		 WHERE id = $12 AND version = $13`,
 		j.Status, j.Attempts, j.NextAttemptAt.UTC(), j.LastError, j.ApprovedBy, j.CSRPEM,
 		j.UpdatedAt.UTC(), nullTime(j.FinishedAt), nullString(j.AgentID), nullJSON(j.Result),
-		nullTime(j.StartedAt), j.ID)
-	return affected("update job "+j.ID, tag, err)
+		nullTime(j.StartedAt), j.ID, j.Version)
+	if err := affected("update job "+j.ID, tag, err); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return q.jobChanged(ctx, j)
 }
 
 // ClaimJob implements store.JobQueries. The inner SELECT locks the chosen row and skips rows
@@ -158,7 +161,8 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 		return store.Job{}, errors.New("claim job: no job types given")
 	}
 	j, err := scanJob(q.db.QueryRow(ctx,
-		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = $1
+		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = $1,
+		     version = version + 1
 		 WHERE id = (
 		     SELECT id FROM jobs
 		     WHERE status = 'Pending' AND type = ANY($2) AND next_attempt_at <= $1
@@ -197,4 +201,15 @@ func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, 
 		return store.Job{}, fmt.Errorf("open job of certificate %s: %w", certificateID, err)
 	}
 	return j, nil
+}
+
+// jobChanged tells why an update of j changed no row: the job is gone, or another write
+// changed it since j was read.
+func (q queries) jobChanged(ctx context.Context, j store.Job) error {
+	cur, err := q.GetJob(ctx, j.ID)
+	if err != nil {
+		return fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	return fmt.Errorf("update job %s: it changed since it was read (now %s, version %d, "+
+		"not %d): %w", j.ID, cur.Status, cur.Version, j.Version, store.ErrConflict)
 }

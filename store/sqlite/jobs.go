@@ -14,7 +14,7 @@ import (
 
 const jobColumns = `id, type, certificate_id, status, attempts, max_attempts,
 	next_attempt_at, last_error, requested_by, approved_by, csr_pem, created_at, updated_at,
-	finished_at, target_id, agent_id, result, started_at`
+	finished_at, target_id, agent_id, result, started_at, version`
 
 func scanJob(row interface{ Scan(...any) error }) (store.Job, error) {
 	var j store.Job
@@ -22,7 +22,7 @@ func scanJob(row interface{ Scan(...any) error }) (store.Job, error) {
 	var finished, target, agent, result, started sql.NullString
 	err := row.Scan(&j.ID, &j.Type, &j.CertificateID, &j.Status, &j.Attempts, &j.MaxAttempts,
 		&next, &j.LastError, &j.RequestedBy, &j.ApprovedBy, &j.CSRPEM, &created, &updated,
-		&finished, &target, &agent, &result, &started)
+		&finished, &target, &agent, &result, &started, &j.Version)
 	if err != nil {
 		return store.Job{}, translate(err)
 	}
@@ -78,12 +78,12 @@ func jobWhere(f store.JobFilter) (string, []any) {
 func (q queries) CreateJob(ctx context.Context, j store.Job) error {
 	_, err := q.w.ExecContext(ctx,
 		`INSERT INTO jobs (`+jobColumns+`)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Type, j.CertificateID, j.Status, j.Attempts, j.MaxAttempts,
 		fmtTime(j.NextAttemptAt), j.LastError, j.RequestedBy, j.ApprovedBy, j.CSRPEM,
 		fmtTime(j.CreatedAt), fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt),
 		nullString(j.TargetID), nullString(j.AgentID), nullJSON(j.Result),
-		fmtNullTime(j.StartedAt))
+		fmtNullTime(j.StartedAt), j.Version)
 	if err != nil {
 		return fmt.Errorf("create job: %w", translate(err))
 	}
@@ -162,12 +162,15 @@ func (q queries) UpdateJob(ctx context.Context, j store.Job) error {
 	res, err := q.w.ExecContext(ctx,
 		`UPDATE jobs SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
 		 approved_by = ?, csr_pem = ?, updated_at = ?, finished_at = ?, agent_id = ?,
-		 result = ?, started_at = ?
-		 WHERE id = ?`,
+		 result = ?, started_at = ?, version = version + 1
+		 WHERE id = ? AND version = ?`,
 		j.Status, j.Attempts, fmtTime(j.NextAttemptAt), j.LastError, j.ApprovedBy, j.CSRPEM,
 		fmtTime(j.UpdatedAt), fmtNullTime(j.FinishedAt), nullString(j.AgentID),
-		nullJSON(j.Result), fmtNullTime(j.StartedAt), j.ID)
-	return affected("update job "+j.ID, res, err)
+		nullJSON(j.Result), fmtNullTime(j.StartedAt), j.ID, j.Version)
+	if err := affected("update job "+j.ID, res, err); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return q.jobChanged(ctx, j)
 }
 
 // ClaimJob implements store.JobQueries. Picking and moving the job is one statement on the
@@ -185,7 +188,8 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 	args = append(args, at)
 	marks := strings.Repeat(", ?", len(types))[2:]
 	j, err := scanJob(q.w.QueryRowContext(ctx,
-		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = ?
+		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = ?,
+		     version = version + 1
 		 WHERE id = (SELECT id FROM jobs
 		     WHERE status = 'Pending' AND type IN (`+marks+`) AND next_attempt_at <= ?
 		     ORDER BY next_attempt_at, id LIMIT 1)
@@ -207,4 +211,15 @@ func (q queries) OpenJob(ctx context.Context, certificateID string) (store.Job, 
 		return store.Job{}, fmt.Errorf("open job of %s: %w", certificateID, err)
 	}
 	return j, nil
+}
+
+// jobChanged tells why an update of j changed no row: the job is gone, or another write
+// changed it since j was read.
+func (q queries) jobChanged(ctx context.Context, j store.Job) error {
+	cur, err := q.GetJob(ctx, j.ID)
+	if err != nil {
+		return fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	return fmt.Errorf("update job %s: it changed since it was read (now %s, version %d, "+
+		"not %d): %w", j.ID, cur.Status, cur.Version, j.Version, store.ErrConflict)
 }

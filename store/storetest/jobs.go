@@ -157,3 +157,52 @@ func testJobClaimsAreExclusive(t *testing.T, h Harness) {
 		}
 	}
 }
+
+func testJobVersions(t *testing.T, h Harness) {
+	s := h.Open(t)
+	pkiFixture(t, s)
+	c := mustCreateCertificates(t, s, "versioned")[0]
+	j := job(c, store.JobIssuance, base)
+	mustCreateJobs(t, s, j)
+	read := func() store.Job {
+		t.Helper()
+		got, err := s.GetJob(ctx(t), j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if v := read().Version; v != 0 {
+		t.Fatalf("new job: version %d, want 0", v)
+	}
+
+	stale := read()
+	claimed, err := s.ClaimJob(ctx(t), []string{store.JobIssuance}, base.Add(time.Minute))
+	if err != nil || claimed.ID != j.ID || claimed.Version != 1 {
+		t.Fatalf("claim: got %+v, %v; want the job at version 1", claimed, err)
+	}
+	stale.Status, stale.LastError = store.JobCancelled, "late writer"
+	if err := s.UpdateJob(ctx(t), stale); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("update over a claim: got %v, want ErrConflict", err)
+	}
+	if got := read(); got.Status != store.JobRunning || got.LastError != "" {
+		t.Fatalf("a refused update changed the job: %+v", got)
+	}
+
+	claimed.Status, claimed.FinishedAt = store.JobCompleted, store.UTC(base.Add(time.Hour))
+	if err := s.UpdateJob(ctx(t), claimed); err != nil {
+		t.Fatalf("update at the version read: %v", err)
+	}
+	if got := read(); got.Status != store.JobCompleted || got.Version != 2 {
+		t.Fatalf("after the update: %s at version %d, want Completed at 2", got.Status,
+			got.Version)
+	}
+	if err := s.UpdateJob(ctx(t), claimed); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("the same update twice: got %v, want ErrConflict", err)
+	}
+	missing := j
+	missing.ID = "job-missing"
+	if err := s.UpdateJob(ctx(t), missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("update of a missing job: got %v, want ErrNotFound", err)
+	}
+}

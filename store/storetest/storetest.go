@@ -38,6 +38,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CertificatePaging", func(t *testing.T) { testCertificatePaging(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
 	t.Run("JobClaimsAreExclusive", func(t *testing.T) { testJobClaimsAreExclusive(t, h) })
+	t.Run("JobVersions", func(t *testing.T) { testJobVersions(t, h) })
 	t.Run("Schedule", func(t *testing.T) { testSchedule(t, h) })
 	t.Run("Agents", func(t *testing.T) { testAgents(t, h) })
 	t.Run("AgentHeartbeats", func(t *testing.T) { testAgentHeartbeats(t, h) })

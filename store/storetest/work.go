@@ -211,20 +211,20 @@ func testWorkVersion(t *testing.T, h Harness) {
 			false, false},
 		{"update a job of no agent", func() error {
 			server.Status = store.JobRunning
-			return s.UpdateJob(ctx(t), server)
+			return updateJob(t, s, &server)
 		}, false, false},
 		{"create a's deployment", func() error { return s.CreateJob(ctx(t), d) }, true, false},
 		{"update a's deployment", func() error {
 			d.Status = store.JobRunning
-			return s.UpdateJob(ctx(t), d)
+			return updateJob(t, s, &d)
 		}, true, false},
 		{"move the deployment to b", func() error {
 			d.AgentID = b.ID
-			return s.UpdateJob(ctx(t), d)
+			return updateJob(t, s, &d)
 		}, true, true},
 		{"finish b's deployment", func() error {
 			d.Status, d.FinishedAt = store.JobCompleted, base
-			return s.UpdateJob(ctx(t), d)
+			return updateJob(t, s, &d)
 		}, false, true},
 		{"delete b's finished deployment", func() error {
 			_, err := s.DeleteFinishedJobs(ctx(t), at, 10)
@@ -308,4 +308,15 @@ func testAgentWriteRace(t *testing.T, h Harness) {
 	for err := range errs {
 		t.Errorf("write: %v", err)
 	}
+}
+
+// updateJob updates *j and, when that worked, moves j to the version the store now holds,
+// as a caller that goes on with the same job does.
+func updateJob(t *testing.T, s store.Store, j *store.Job) error {
+	t.Helper()
+	if err := s.UpdateJob(ctx(t), *j); err != nil {
+		return err
+	}
+	j.Version++
+	return nil
 }
