@@ -39,6 +39,16 @@ type Agent struct {
 	UpdatedAt       time.Time
 }
 
+// AgentIdentity is what authenticating an agent's call needs: who the agent is, whether it
+// may still call, and the version of its work. Reading only this keeps the poll path cheap.
+type AgentIdentity struct {
+	ID             string
+	Name           string
+	Status         string
+	CredentialHash []byte
+	WorkVersion    int64
+}
+
 // AgentHost is what a heartbeat reports about the agent's host.
 type AgentHost struct {
 	Hostname     string
@@ -75,8 +85,9 @@ type AgentQueries interface {
 	// CreateAgent inserts a; ErrConflict when the name is taken.
 	CreateAgent(ctx context.Context, a Agent) error
 	GetAgent(ctx context.Context, id string) (Agent, error)
-	// GetAgentByCredential finds the agent whose credential hash is hash.
-	GetAgentByCredential(ctx context.Context, hash []byte) (Agent, error)
+	// GetAgentIdentity finds the agent whose credential hash is hash and returns what
+	// authenticating its call needs; ErrNotFound when no agent has it.
+	GetAgentIdentity(ctx context.Context, hash []byte) (AgentIdentity, error)
 	// ListAgents returns agents by name and the keyset position of the last.
 	ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, string, error)
 	CountAgents(ctx context.Context, f AgentFilter) (int, error)
@@ -92,7 +103,7 @@ type AgentQueries interface {
 	SetAgentCredential(ctx context.Context, id string, hash []byte, prefix string,
 		at time.Time) error
 	// RetireAgent marks the agent Retired with reason. Its credential hash stays, so that
-	// GetAgentByCredential still finds it and the agent can be told it is retired; callers
+	// GetAgentIdentity still finds it and the agent can be told it is retired; callers
 	// treat a retired agent's credential as no longer valid. ErrNotFound when missing or
 	// already retired.
 	RetireAgent(ctx context.Context, id, reason string, at time.Time) error

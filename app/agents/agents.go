@@ -75,8 +75,9 @@ type Deps struct {
 
 // New returns the agent service.
 func New(d Deps) *Service {
-	s := &Service{st: d.Store, certs: d.Certs, key: d.Key, targets: d.TargetTypes, scanner: d.Scanner,
-		offlineAfter: d.OfflineAfter, now: d.Now, log: d.Log.With("component", "agents")}
+	s := &Service{st: d.Store, certs: d.Certs, key: d.Key, targets: d.TargetTypes,
+		scanner: d.Scanner, offlineAfter: d.OfflineAfter, now: d.Now,
+		log: d.Log.With("component", "agents")}
 	if d.BootstrapToken != "" {
 		s.bootstrap = auth.Hash(d.BootstrapToken)
 	}
@@ -194,29 +195,31 @@ func checkHost(e valid.Errors, h agentapi.Host) store.AgentHost {
 
 // Authenticate returns the agent whose credential is credential; ErrRetired for a retired
 // agent, auth.ErrUnauthenticated for anything else that does not match.
-func (s *Service) Authenticate(ctx context.Context, credential string) (store.Agent, error) {
+func (s *Service) Authenticate(ctx context.Context, credential string) (store.AgentIdentity,
+	error) {
 	if !strings.HasPrefix(credential, credentialPrefix) {
-		return store.Agent{}, auth.ErrUnauthenticated
+		return store.AgentIdentity{}, auth.ErrUnauthenticated
 	}
 	hash := auth.Hash(credential)
-	a, err := s.st.GetAgentByCredential(ctx, hash)
+	a, err := s.st.GetAgentIdentity(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Agent{}, auth.ErrUnauthenticated
+		return store.AgentIdentity{}, auth.ErrUnauthenticated
 	}
 	if err != nil {
-		return store.Agent{}, err
+		return store.AgentIdentity{}, err
 	}
 	if subtle.ConstantTimeCompare(a.CredentialHash, hash) != 1 {
-		return store.Agent{}, auth.ErrUnauthenticated
+		return store.AgentIdentity{}, auth.ErrUnauthenticated
 	}
 	if a.Status == store.AgentRetired {
-		return store.Agent{}, ErrRetired
+		return store.AgentIdentity{}, ErrRetired
 	}
 	return a, nil
 }
 
 // Heartbeat records that agent a is alive and what it reports about its host.
-func (s *Service) Heartbeat(ctx context.Context, a store.Agent, h agentapi.Heartbeat) error {
+func (s *Service) Heartbeat(ctx context.Context, a store.AgentIdentity,
+	h agentapi.Heartbeat) error {
 	e := valid.Errors{}
 	host := checkHost(e, h.Host)
 	if err := e.Err(); err != nil {

@@ -22,7 +22,7 @@ var fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // ReportDiscovery stores what agent a found in its discovery directories and returns how
 // many certificates it reported and how many were new.
-func (s *Service) ReportDiscovery(ctx context.Context, a store.Agent,
+func (s *Service) ReportDiscovery(ctx context.Context, a store.AgentIdentity,
 	d agentapi.Discovery) (found, added int, err error) {
 	if len(d.Certificates) > maxReported {
 		return 0, 0, valid.Errors{"certificates": fmt.Sprintf("at most %d per report",

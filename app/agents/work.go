@@ -18,11 +18,11 @@ const maxWorkItems = 100
 
 // WorkTag is the entity tag of agent a's work: its work version, which grows with every
 // change to its jobs and targets, so an unchanged tag means unchanged work.
-func WorkTag(a store.Agent) string { return fmt.Sprintf(`"w%d"`, a.WorkVersion) }
+func WorkTag(a store.AgentIdentity) string { return fmt.Sprintf(`"w%d"`, a.WorkVersion) }
 
 // Work returns what agent a has to do: keys to make and CSRs to send for its certificates
 // in agent key mode, and deployments to its targets.
-func (s *Service) Work(ctx context.Context, a store.Agent) (agentapi.Work, error) {
+func (s *Service) Work(ctx context.Context, a store.AgentIdentity) (agentapi.Work, error) {
 	jobs, err := s.st.ListAgentWork(ctx, a.ID, maxWorkItems)
 	if err != nil {
 		return agentapi.Work{}, err
@@ -73,7 +73,7 @@ func (s *Service) workItem(ctx context.Context, j store.Job) (agentapi.WorkItem,
 }
 
 // SubmitCSR hands agent a's CSR to its job jobID. A job that is not a's is not found.
-func (s *Service) SubmitCSR(ctx context.Context, a store.Agent, jobID string,
+func (s *Service) SubmitCSR(ctx context.Context, a store.AgentIdentity, jobID string,
 	csrPEM string) (store.Job, error) {
 	j, err := s.st.GetJob(ctx, jobID)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) SubmitCSR(ctx context.Context, a store.Agent, jobID string,
 }
 
 // Material returns what agent a needs for its deployment job jobID, and marks it Running.
-func (s *Service) Material(ctx context.Context, a store.Agent, jobID string) (
+func (s *Service) Material(ctx context.Context, a store.AgentIdentity, jobID string) (
 	agentapi.Material, error) {
 	m, err := s.certs.StartDeployment(ctx, a.ID, jobID)
 	if err != nil {
@@ -102,7 +102,7 @@ var results = []string{agentapi.ResultDeployed, agentapi.ResultUnchanged,
 	agentapi.ResultRolledBack, agentapi.ResultFailed}
 
 // Report records agent a's report on its deployment job jobID.
-func (s *Service) Report(ctx context.Context, a store.Agent, jobID string,
+func (s *Service) Report(ctx context.Context, a store.AgentIdentity, jobID string,
 	r agentapi.Report) (store.Job, error) {
 	e := valid.Errors{}
 	known := false

@@ -174,8 +174,8 @@ func (a *API) deleteEnrollmentToken(w http.ResponseWriter, r *http.Request) {
 type agentKey struct{}
 
 // callingAgent returns the agent that authenticated the request.
-func callingAgent(ctx context.Context) store.Agent {
-	ag, _ := ctx.Value(agentKey{}).(store.Agent)
+func callingAgent(ctx context.Context) store.AgentIdentity {
+	ag, _ := ctx.Value(agentKey{}).(store.AgentIdentity)
 	return ag
 }
 

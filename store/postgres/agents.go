@@ -73,12 +73,15 @@ func (q queries) GetAgent(ctx context.Context, id string) (store.Agent, error) {
 	return a, nil
 }
 
-// GetAgentByCredential implements store.AgentQueries.
-func (q queries) GetAgentByCredential(ctx context.Context, hash []byte) (store.Agent, error) {
-	a, err := scanAgent(q.db.QueryRow(ctx,
-		`SELECT `+agentSelect+` FROM agents WHERE credential_hash = $1`, hash))
+// GetAgentIdentity implements store.AgentQueries.
+func (q queries) GetAgentIdentity(ctx context.Context, hash []byte) (store.AgentIdentity,
+	error) {
+	var a store.AgentIdentity
+	err := q.db.QueryRow(ctx, `SELECT id, name, status, credential_hash, work_version
+		FROM agents WHERE credential_hash = $1`, hash).
+		Scan(&a.ID, &a.Name, &a.Status, &a.CredentialHash, &a.WorkVersion)
 	if err != nil {
-		return store.Agent{}, fmt.Errorf("find agent by credential: %w", err)
+		return store.AgentIdentity{}, fmt.Errorf("find agent by credential: %w", translate(err))
 	}
 	return a, nil
 }

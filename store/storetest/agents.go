@@ -40,11 +40,13 @@ func testAgents(t *testing.T, h Harness) {
 	if _, err := s.GetAgent(ctx(t), "agent-missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing agent: got %v, want ErrNotFound", err)
 	}
-	if got, err := s.GetAgentByCredential(ctx(t), []byte("hash-web-1")); err != nil ||
-		got.ID != web.ID {
-		t.Errorf("by credential: got %s, %v; want %s", got.ID, err, web.ID)
+	want := store.AgentIdentity{ID: web.ID, Name: web.Name, Status: web.Status,
+		CredentialHash: web.CredentialHash, WorkVersion: web.WorkVersion}
+	if got, err := s.GetAgentIdentity(ctx(t), []byte("hash-web-1")); err != nil ||
+		!cmp.Equal(got, want) {
+		t.Errorf("by credential: got %+v, %v; want %+v", got, err, want)
 	}
-	if _, err := s.GetAgentByCredential(ctx(t), []byte("hash-other")); !errors.Is(err,
+	if _, err := s.GetAgentIdentity(ctx(t), []byte("hash-other")); !errors.Is(err,
 		store.ErrNotFound) {
 		t.Errorf("unknown credential: got %v, want ErrNotFound", err)
 	}
@@ -63,13 +65,17 @@ func testAgents(t *testing.T, h Harness) {
 	if err := s.SetAgentCredential(ctx(t), web.ID, []byte("hash-new"), "cc_n", at); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetAgentByCredential(ctx(t), web.CredentialHash); !errors.Is(err,
+	if _, err := s.GetAgentIdentity(ctx(t), web.CredentialHash); !errors.Is(err,
 		store.ErrNotFound) {
 		t.Errorf("replaced credential still finds the agent: %v", err)
 	}
-	if got, err := s.GetAgentByCredential(ctx(t), []byte("hash-new")); err != nil ||
-		got.CredentialPrefix != "cc_n" || !got.UpdatedAt.Equal(at) {
+	if got, err := s.GetAgentIdentity(ctx(t), []byte("hash-new")); err != nil ||
+		got.ID != web.ID {
 		t.Errorf("new credential: got %+v, %v", got, err)
+	}
+	if got, _ := s.GetAgent(ctx(t), web.ID); got.CredentialPrefix != "cc_n" ||
+		!got.UpdatedAt.Equal(at) {
+		t.Errorf("agent with a new credential: got %+v", got)
 	}
 	if err := s.SetAgentCredential(ctx(t), web.ID, nil, "", at); err != nil {
 		t.Fatal(err)
@@ -155,9 +161,10 @@ func testAgentRetirement(t *testing.T, h Harness) {
 		!got.RetiredAt.Equal(at) || got.RetiredReason != "host decommissioned" {
 		t.Errorf("retired agent: got %+v", got)
 	}
-	if got, err := s.GetAgentByCredential(ctx(t), old.CredentialHash); err != nil ||
+	if got, err := s.GetAgentIdentity(ctx(t), old.CredentialHash); err != nil ||
 		got.Status != store.AgentRetired {
-		t.Errorf("a retired agent's credential must still find it, as Retired: %+v, %v", got, err)
+		t.Errorf("a retired agent's credential must still find it, as Retired: %+v, %v", got,
+			err)
 	}
 	for name, err := range map[string]error{
 		"retire twice":     s.RetireAgent(ctx(t), old.ID, "again", at),
