@@ -49,6 +49,18 @@ type AgentIdentity struct {
 	WorkVersion    int64
 }
 
+// AgentWatcher is implemented by stores that announce, after each commit, which agents'
+// rows changed (PostgreSQL does, with LISTEN and NOTIFY), so that callers may keep agent
+// identities in memory while they watch.
+type AgentWatcher interface {
+	// WatchAgents runs until ctx ends. It calls changed with the ID of each agent whose
+	// row a committed transaction changed or deleted, and listening with false when
+	// announcements may be missed from then on (the connection was lost) and with true
+	// once they are heard again. Announcements made while it did not listen are lost, so a
+	// caller drops what it kept on either call to listening.
+	WatchAgents(ctx context.Context, changed func(id string), listening func(bool))
+}
+
 // AgentHost is what a heartbeat reports about the agent's host.
 type AgentHost struct {
 	Hostname     string

@@ -44,6 +44,7 @@ type Service struct {
 	offlineAfter time.Duration
 	now          func() time.Time
 	log          *slog.Logger
+	ids          *identities // nil unless the store announces changes to agents
 }
 
 // TargetTypes knows the target types and their configurations (the deploy engine does).
@@ -78,6 +79,9 @@ func New(d Deps) *Service {
 	s := &Service{st: d.Store, certs: d.Certs, key: d.Key, targets: d.TargetTypes,
 		scanner: d.Scanner, offlineAfter: d.OfflineAfter, now: d.Now,
 		log: d.Log.With("component", "agents")}
+	if _, ok := d.Store.(store.AgentWatcher); ok {
+		s.ids = newIdentities()
+	}
 	if d.BootstrapToken != "" {
 		s.bootstrap = auth.Hash(d.BootstrapToken)
 	}
@@ -201,7 +205,7 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (store.Ag
 		return store.AgentIdentity{}, auth.ErrUnauthenticated
 	}
 	hash := auth.Hash(credential)
-	a, err := s.st.GetAgentIdentity(ctx, hash)
+	a, err := s.identity(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.AgentIdentity{}, auth.ErrUnauthenticated
 	}
@@ -215,6 +219,40 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (store.Ag
 		return store.AgentIdentity{}, ErrRetired
 	}
 	return a, nil
+}
+
+// identity returns the identity of the agent whose credential hash is hash: kept in
+// memory while the store announces changes to agents (see Watch), else read.
+func (s *Service) identity(ctx context.Context, hash []byte) (store.AgentIdentity, error) {
+	if s.ids == nil {
+		return s.st.GetAgentIdentity(ctx, hash)
+	}
+	a, gen, ok := s.ids.get(hash)
+	if ok {
+		return a, nil
+	}
+	a, err := s.st.GetAgentIdentity(ctx, hash)
+	if err == nil {
+		s.ids.put(a, gen)
+	}
+	return a, err
+}
+
+// Watch follows the store's announcements of changed agents until ctx ends, so that
+// Authenticate can keep identities in memory meanwhile. Without a store that announces
+// them it returns at once, and every call reads the identity.
+func (s *Service) Watch(ctx context.Context) {
+	w, ok := s.st.(store.AgentWatcher)
+	if !ok {
+		return
+	}
+	w.WatchAgents(ctx, s.ids.changed, func(on bool) {
+		if !on && ctx.Err() == nil {
+			s.log.Warn("not hearing about changed agents; reading every agent call from " +
+				"the database until the connection is back")
+		}
+		s.ids.listening(on)
+	})
 }
 
 // Heartbeat records that agent a is alive and what it reports about its host.

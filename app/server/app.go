@@ -90,11 +90,13 @@ func Build(ctx context.Context, cfg config.Config, st store.Store, log *slog.Log
 // Work runs the background work of the server until ctx ends: the scheduler's loops, and
 // the worker that starts jobs the moment they are queued here.
 func (a *App) Work(ctx context.Context) {
-	woken := make(chan struct{})
+	woken, watched := make(chan struct{}), make(chan struct{})
 	go func() { a.Certs.Work(ctx, wakePoll); close(woken) }()
+	go func() { a.Agents.Watch(ctx); close(watched) }()
 	if err := a.sched.RunNow(ctx, "metrics_refresh"); err != nil {
 		a.log.Warn("first metrics refresh", "error", err)
 	}
 	a.sched.Run(ctx)
 	<-woken
+	<-watched
 }
