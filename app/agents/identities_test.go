@@ -94,6 +94,21 @@ func TestIdentitiesFollowChanges(t *testing.T) {
 		return err == nil && a.WorkVersion > first.WorkVersion
 	})
 
+	// The listening connection dies: nothing kept is trusted until it listens again, and
+	// changes are heard after that.
+	svc.ids.mu.Lock()
+	gen := svc.ids.gen
+	svc.ids.mu.Unlock()
+	if err := pg.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query = 'LISTEN certctl_agents'`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the store to listen again", func() bool {
+		svc.ids.mu.Lock()
+		defer svc.ids.mu.Unlock()
+		return svc.ids.on && svc.ids.gen >= gen+2 && len(svc.ids.byHash) == 0
+	})
+
 	if err := pg.RetireAgent(ctx, first.ID, "test", now); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func (s *Store) WatchAgents(ctx context.Context, changed func(id string),
 	listening func(bool)) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		heard, err := s.listen(ctx, changed, listening)
+		heard := s.listen(ctx, changed, listening)
 		listening(false)
 		if ctx.Err() != nil {
 			return
@@ -26,7 +26,8 @@ func (s *Store) WatchAgents(ctx context.Context, changed func(id string),
 		if heard {
 			wait = 100 * time.Millisecond
 		}
-		_ = err // the next try tells whether the database is back
+		// Why listening stopped does not matter here: the next try tells whether the
+		// database is back.
 		select {
 		case <-ctx.Done():
 			return
@@ -39,23 +40,23 @@ func (s *Store) WatchAgents(ctx context.Context, changed func(id string),
 // listen listens on one connection until it fails or ctx ends, reporting whether it got
 // as far as listening.
 func (s *Store) listen(ctx context.Context, changed func(id string),
-	listening func(bool)) (bool, error) {
+	listening func(bool)) bool {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return false, err
+		return false
 	}
 	// A connection that LISTENs must not go back to the pool: it leaves the pool for good
 	// and is closed here.
 	conn := pooled.Hijack()
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+agentChannel); err != nil {
-		return false, err
+		return false
 	}
 	listening(true)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return true, err
+			return true
 		}
 		changed(n.Payload)
 	}
