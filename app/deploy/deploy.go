@@ -67,9 +67,9 @@ func (o Options) withDefaults() Options {
 // the reload command runs, and the result is "deployed" once the endpoint serves the
 // certificate, "failed" if it still does not. Otherwise it backs up the files it replaces
 // into BackupDir beside them, writes each atomically, runs the validate command, then the
-// reload command, and with verify makes handshakes until the new leaf is served. When one of these fails it puts
-// the old files back (atomically again), reloads once more, and reports "rolled_back";
-// when putting them back fails too, "failed".
+// reload command, and with verify makes handshakes until the new leaf is served. When one
+// of these fails it puts the old files back (atomically again), reloads once more, and
+// reports "rolled_back"; when putting them back fails too, "failed".
 //
 // Deploy never panics, and never puts the private key or a keystore password into the
 // report or the log. Deployments that write the same files must not run at once.
