@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"certctl/store/storetest"
 )
 
 // testPKI is a root and an intermediate CA that issue leaves for the tests.
@@ -99,10 +101,7 @@ func needTool(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CERTCTL_TEST_REQUIRE_ALL") == "1" {
-				t.Fatalf("%s is missing and CERTCTL_TEST_REQUIRE_ALL=1", name)
-			}
-			t.Skipf("%s is missing", name)
+			storetest.MissingPeer(t, name+" is missing: install the package that has it")
 		}
 	}
 }
