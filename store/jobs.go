@@ -74,8 +74,8 @@ type JobQueries interface {
 	UpdateJob(ctx context.Context, j Job) error
 	// ClaimJob atomically moves one Pending job of one of types whose next attempt time has
 	// come to Running, counting the attempt and increasing the version, and returns it;
-	// ErrNotFound when none is due.
-	// Two callers never claim the same job.
+	// ErrNotFound when none is due. Types are tried in the order given, the oldest due job
+	// of a type first, one statement per type. Two callers never claim the same job.
 	ClaimJob(ctx context.Context, types []string, now time.Time) (Job, error)
 	// ListJobsIdle returns up to limit jobs in status that have not changed since before,
 	// oldest first: work that waits too long or was left Running by a process that died.

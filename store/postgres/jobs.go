@@ -160,19 +160,25 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 	if len(types) == 0 {
 		return store.Job{}, errors.New("claim job: no job types given")
 	}
-	j, err := scanJob(q.db.QueryRow(ctx,
-		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = $1,
-		     version = version + 1
-		 WHERE id = (
-		     SELECT id FROM jobs
-		     WHERE status = 'Pending' AND type = ANY($2) AND next_attempt_at <= $1
-		     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		 RETURNING `+jobColumns,
-		now.UTC(), types))
-	if err != nil {
-		return store.Job{}, fmt.Errorf("claim job: %w", err)
+	for _, typ := range types {
+		j, err := scanJob(q.db.QueryRow(ctx,
+			`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = $1,
+			     version = version + 1
+			 WHERE id = (
+			     SELECT id FROM jobs
+			     WHERE status = 'Pending' AND type = $2 AND next_attempt_at <= $1
+			     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+			 RETURNING `+jobColumns,
+			now.UTC(), typ))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Job{}, fmt.Errorf("claim %s job: %w", typ, err)
+		}
+		return j, nil
 	}
-	return j, nil
+	return store.Job{}, fmt.Errorf("claim job: none due: %w", store.ErrNotFound)
 }
 
 // ClaimJob claims in a transaction of its own, which takes the change counters before the

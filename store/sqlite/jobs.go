@@ -180,24 +180,24 @@ func (q queries) ClaimJob(ctx context.Context, types []string, now time.Time) (s
 	if len(types) == 0 {
 		return store.Job{}, errors.New("claim job: no job types given")
 	}
-	at := fmtTime(now)
-	args := []any{at}
-	for _, t := range types {
-		args = append(args, t)
+	for _, typ := range types {
+		at := fmtTime(now)
+		j, err := scanJob(q.w.QueryRowContext(ctx,
+			`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = ?,
+			     version = version + 1
+			 WHERE id = (SELECT id FROM jobs
+			     WHERE status = 'Pending' AND type = ? AND next_attempt_at <= ?
+			     ORDER BY next_attempt_at, id LIMIT 1)
+			 RETURNING `+jobColumns, at, typ, at))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Job{}, fmt.Errorf("claim %s job: %w", typ, err)
+		}
+		return j, nil
 	}
-	args = append(args, at)
-	marks := strings.Repeat(", ?", len(types))[2:]
-	j, err := scanJob(q.w.QueryRowContext(ctx,
-		`UPDATE jobs SET status = 'Running', attempts = attempts + 1, updated_at = ?,
-		     version = version + 1
-		 WHERE id = (SELECT id FROM jobs
-		     WHERE status = 'Pending' AND type IN (`+marks+`) AND next_attempt_at <= ?
-		     ORDER BY next_attempt_at, id LIMIT 1)
-		 RETURNING `+jobColumns, args...))
-	if err != nil {
-		return store.Job{}, fmt.Errorf("claim job: %w", err)
-	}
-	return j, nil
+	return store.Job{}, fmt.Errorf("claim job: none due: %w", store.ErrNotFound)
 }
 
 // OpenJob implements store.JobQueries.

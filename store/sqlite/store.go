@@ -109,7 +109,9 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", translate(err))
 	}
-	if err := fn(queries{r: tx, w: tx}); err != nil {
+	stmts := &txStmts{tx: tx, cache: s.wcache}
+	defer stmts.prepare(ctx)
+	if err := fn(queries{r: stmts, w: stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -110,6 +110,45 @@ func testJobs(t *testing.T, h Harness) {
 	}
 }
 
+// testJobClaimOrder pins the order of claims: the types in the order given, and within a
+// type the job due first, whatever order the jobs were created in.
+func testJobClaimOrder(t *testing.T, h Harness) {
+	s := h.Open(t)
+	pkiFixture(t, s)
+	var jobs []store.Job
+	for i, spec := range []struct {
+		typ string
+		due time.Duration
+	}{{store.JobRenewal, 0}, {store.JobIssuance, 3 * time.Minute},
+		{store.JobIssuance, time.Minute}, {store.JobRenewal, -time.Minute}} {
+		c := certificate(fmt.Sprintf("ordered-%d", i))
+		if err := s.CreateCertificate(ctx(t), c); err != nil {
+			t.Fatal(err)
+		}
+		j := job(c, spec.typ, base.Add(spec.due))
+		if err := s.CreateJob(ctx(t), j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	var got []string
+	for {
+		j, err := s.ClaimJob(ctx(t), []string{store.JobIssuance, store.JobRenewal},
+			base.Add(time.Hour))
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, j.ID)
+	}
+	want := []string{jobs[2].ID, jobs[1].ID, jobs[3].ID, jobs[0].ID}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claim order (-want +got):\n%s", diff)
+	}
+}
+
 // testJobClaimsAreExclusive has several workers claim many jobs at once: every job is
 // claimed exactly once.
 func testJobClaimsAreExclusive(t *testing.T, h Harness) {

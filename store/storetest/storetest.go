@@ -37,6 +37,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Certificates", func(t *testing.T) { testCertificates(t, h) })
 	t.Run("CertificatePaging", func(t *testing.T) { testCertificatePaging(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
+	t.Run("JobClaimOrder", func(t *testing.T) { testJobClaimOrder(t, h) })
 	t.Run("JobClaimsAreExclusive", func(t *testing.T) { testJobClaimsAreExclusive(t, h) })
 	t.Run("JobVersions", func(t *testing.T) { testJobVersions(t, h) })
 	t.Run("Schedule", func(t *testing.T) { testSchedule(t, h) })
