@@ -36,7 +36,10 @@ func (s *Service) renew(ctx context.Context, id string, onlyDue bool) (store.Job
 			return &valid.Conflict{Message: fmt.Sprintf("certificate %s has no issuer; set "+
 				"issuer_id before renewing it", id)}
 		}
-		if c.Status == StatusRevoked || c.Status == StatusArchived {
+		// A revoked certificate is not renewed, except the server's own, which is
+		// replaced so that the server stops presenting it.
+		if c.Status == StatusRevoked && c.ID != ServerCertificateID ||
+			c.Status == StatusArchived {
 			return &valid.Conflict{Message: fmt.Sprintf("certificate %s is %s; create a new "+
 				"one instead of renewing it", id, c.Status)}
 		}

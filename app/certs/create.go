@@ -34,6 +34,12 @@ type Input struct {
 // key mode, after the agent's CSR for agent key mode, and after approval when the profile
 // asks for it.
 func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, store.Job, error) {
+	return s.create(ctx, in, store.NewID("cert"))
+}
+
+// create is Create with the new certificate's id given.
+func (s *Service) create(ctx context.Context, in Input, id string) (store.Certificate,
+	store.Job, error) {
 	var c store.Certificate
 	var j store.Job
 	err := s.st.InTx(ctx, func(q store.Queries) error {
@@ -43,7 +49,7 @@ func (s *Service) Create(ctx context.Context, in Input) (store.Certificate, stor
 		}
 		now := store.UTC(s.now())
 		c = checked
-		c.ID, c.Status, c.CreatedAt, c.UpdatedAt = store.NewID("cert"), StatusPending, now, now
+		c.ID, c.Status, c.CreatedAt, c.UpdatedAt = id, StatusPending, now, now
 		if err := q.CreateCertificate(ctx, c); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return nameTaken(c.Name)

@@ -54,7 +54,16 @@ func (s *Service) run(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	return s.complete(ctx, j, c, v)
+	if err := s.complete(ctx, j, c, v); err != nil {
+		return err
+	}
+	if c.ID == ServerCertificateID {
+		select {
+		case s.serverIssued <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // keyFor returns the public key to certify: from the agent's CSR in agent key mode, or a

@@ -39,6 +39,14 @@ func (s *Service) Revoke(ctx context.Context, id, reason string, all bool) error
 	if err != nil {
 		return fmt.Errorf("revoke certificate %s: %w", id, err)
 	}
+	if id == ServerCertificateID {
+		// The server must not go on presenting a revoked certificate: a new one, with a
+		// new key, replaces it. Should queueing fail, the next start queues it.
+		if _, err := s.Renew(ctx, id); err != nil {
+			s.log.Error("the server's certificate was revoked and no replacement could be "+
+				"queued", "cert_id", id, "error", err)
+		}
+	}
 	return nil
 }
 

@@ -35,6 +35,9 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	slots   chan struct{} // one per job that may run at once
+	// serverIssued is signalled when this process issued a version of the server's
+	// certificate.
+	serverIssued chan struct{}
 }
 
 // Deps are the service's collaborators.
@@ -55,7 +58,8 @@ type Deps struct {
 func NewService(d Deps) *Service {
 	return &Service{st: d.Store, key: d.Key, issuers: d.Issuers, keyMode: d.KeyMode,
 		now: d.Now, log: d.Log.With("component", "certs"), wake: make(chan struct{}, 1),
-		slots: make(chan struct{}, cmp.Or(d.Concurrency, 25))}
+		serverIssued: make(chan struct{}, 1),
+		slots:        make(chan struct{}, cmp.Or(d.Concurrency, 25))}
 }
 
 // EnsureDefaults stores the default profile and renewal policy when they are missing.

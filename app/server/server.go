@@ -12,9 +12,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"certctl/app/auth"
+	"certctl/app/certs"
 	"certctl/app/config"
+	"certctl/app/localca"
 	"certctl/app/servertls"
 	"certctl/store"
 )
@@ -64,10 +69,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := listen(cfg, app.CA, log)
+	ln, watchCert, err := listen(ctx, cfg, app, log)
 	if err != nil {
 		return err
 	}
+	watched := make(chan struct{})
+	go func() { watchCert(workCtx); close(watched) }()
+	defer func() { stopWork(); <-watched }()
 	greet(ctx, cfg, st, ln.Addr().String(), log)
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -90,54 +98,101 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	return nil
 }
 
-func listen(cfg config.Config, iss servertls.Issuer, log *slog.Logger) (net.Listener,
-	error) {
+// serverCertRefresh is how often a server looks for a new version of its own certificate.
+const serverCertRefresh = time.Minute
+
+// serverCertWait bounds how long a server that starts without a version of its own
+// certificate waits for the job worker to issue one.
+const serverCertWait = time.Minute
+
+// listen opens the listener, with TLS unless it is disabled. The function it returns keeps
+// the server's certificate current until its context ends.
+func listen(ctx context.Context, cfg config.Config, app *App, log *slog.Logger) (net.Listener,
+	func(context.Context), error) {
 	ln, err := net.Listen("tcp", cfg.Listen())
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen(), err)
+		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Listen(), err)
 	}
 	if cfg.TLSDisabled {
 		log.Warn("serving plain HTTP: CERTCTL_SERVER_TLS_DISABLED is set; " +
 			"run behind a proxy that terminates TLS")
-		return ln, nil
+		return ln, func(context.Context) {}, nil
 	}
-	src, err := tlsSource(cfg, iss, log)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: src.GetCertificate,
-		NextProtos: []string{"h2", "http/1.1"}}
-	return tls.NewListener(ln, tc), nil
-}
-
-func tlsSource(cfg config.Config, iss servertls.Issuer,
-	log *slog.Logger) (*servertls.Source, error) {
 	log = log.With("component", "tls")
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	watch := func(context.Context) {}
 	if cfg.TLSCertPath != "" {
 		src, err := servertls.FromFiles(cfg.TLSCertPath, cfg.TLSKeyPath, log)
 		if err != nil {
-			return nil, fmt.Errorf("CERTCTL_SERVER_TLS_CERT_PATH: %w", err)
+			ln.Close()
+			return nil, nil, fmt.Errorf("CERTCTL_SERVER_TLS_CERT_PATH: %w", err)
 		}
-		return src, nil
+		getCert = src.GetCertificate
+	} else {
+		m, err := ownCertificate(ctx, cfg, app, log)
+		if err != nil {
+			ln.Close()
+			return nil, nil, err
+		}
+		getCert = m.GetCertificate
+		watch = func(ctx context.Context) {
+			m.Watch(ctx, serverCertRefresh, app.Certs.ServerCertificateIssued())
+		}
 	}
-	return servertls.Issued(filepath.Join(cfg.DataDir, "tls"), serverHosts(cfg), iss,
-		time.Now, log)
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert,
+		NextProtos: []string{"h2", "http/1.1"}}
+	return tls.NewListener(ln, tc), watch, nil
 }
 
-// serverHosts are the names the self-issued certificate covers: loopback, this host, and
-// the public URL's host.
-func serverHosts(cfg config.Config) []string {
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
-		hosts = append(hosts, h)
+// ownCertificate makes sure the inventory holds the server's own certificate for its
+// names, waits for a version of it when there is none yet (the job worker issues it), and
+// serves it.
+func ownCertificate(ctx context.Context, cfg config.Config, app *App,
+	log *slog.Logger) (*servertls.Managed, error) {
+	cn, sans := serverNames(cfg, log)
+	ctx = auth.WithPrincipal(ctx, auth.Principal{Actor: "server:" + hostname()})
+	err := app.Certs.EnsureServerCertificate(ctx, localca.IssuerID, cn, sans)
+	if err == nil {
+		err = app.Certs.WaitServerCertificate(ctx, serverCertWait)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the server's own certificate: %w", err)
+	}
+	return servertls.NewManaged(ctx, app.Certs, filepath.Join(cfg.DataDir, "tls"), log)
+}
+
+// serverNames are the names the server's own certificate covers: loopback, this host, and
+// the public URL's host, which is also the common name when there is one. In Kubernetes
+// the host name is the pod's, which changes with every pod and is not how clients reach the
+// server, so it is left out there.
+func serverNames(cfg config.Config, log *slog.Logger) (string, []string) {
+	sans := []string{"localhost", "127.0.0.1", "::1"}
+	cn := "localhost"
+	add := func(name, source string) {
+		if _, err := certs.ParseNames("", []string{name}); err != nil {
+			log.Warn("not a name the server's certificate can carry", "name", name,
+				"source", source, "error", err)
+			return
+		}
+		if !slices.ContainsFunc(sans, func(s string) bool { return strings.EqualFold(s, name) }) {
+			sans = append(sans, name)
+		}
+		cn = name
+	}
+	if h := hostname(); h != "" && h != "localhost" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		add(h, "host name")
 	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
-			hosts = append(hosts, u.Hostname())
+			add(u.Hostname(), "CERTCTL_PUBLIC_URL")
 		}
 	}
-	return hosts
+	return cn, sans
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // greet logs where the server listens and how to get in.

@@ -1,5 +1,6 @@
-// Package servertls provides the certificate the server presents: one it issues itself and
-// keeps in the data directory, or one an operator supplies as files.
+// Package servertls provides the certificate the server presents: its own, which the
+// certificate lifecycle issues from the local CA and renews, or one an operator supplies as
+// files.
 package servertls
 
 import (
@@ -11,8 +12,8 @@ import (
 	"time"
 )
 
-// Source hands the current certificate to the TLS stack and replaces it when due: a
-// self-issued one before it expires, an operator's files when they change on disk.
+// Source hands the operator's certificate files to the TLS stack, and reloads them when they
+// change on disk.
 type Source struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate

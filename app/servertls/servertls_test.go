@@ -10,12 +10,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,22 +72,90 @@ func (i *testIssuer) Issue(_ context.Context, r ca.LeafRequest) (*x509.Certifica
 	return leaf, i.inter.ChainPEM(), err
 }
 
-func (i *testIssuer) Issued(leaf *x509.Certificate) bool {
-	return leaf.CheckSignatureFrom(i.inter.Cert) == nil
+// inventory stands in for the certificate service: versions of the server's certificate
+// issued by the test CA, one of them current.
+type inventory struct {
+	mu       sync.Mutex
+	versions map[string]*tls.Certificate
+	current  string
+	fail     error
+	loads    int // versions handed out in full
 }
 
-func newSelfIssued(t *testing.T, dir string, hosts []string, now func() time.Time) *Source {
+func newInventory() *inventory { return &inventory{versions: map[string]*tls.Certificate{}} }
+
+// issue adds version id for hosts and makes it current.
+func (inv *inventory) issue(t *testing.T, id string, hosts []string) *x509.Certificate {
 	t.Helper()
-	src, err := Issued(dir, hosts, theIssuer(t), now, discardLog())
+	key, err := ca.GenerateKey("ecdsa-p256")
 	if err != nil {
-		t.Fatalf("Issued(%v): %v", hosts, err)
+		t.Fatal(err)
 	}
-	return src
+	now := time.Now()
+	req := ca.LeafRequest{PublicKey: key.Public(), CommonName: hosts[0],
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			req.IPAddresses = append(req.IPAddresses, ip)
+		} else {
+			req.DNSNames = append(req.DNSNames, h)
+		}
+	}
+	leaf, chain, err := theIssuer(t).Issue(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for rest := chain; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		pair.Certificate = append(pair.Certificate, b.Bytes)
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.versions[id], inv.current = pair, id
+	return leaf
+}
+
+func (inv *inventory) ServerKeyPair(_ context.Context, have string) (string, *tls.Certificate,
+	error) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.fail != nil {
+		return "", nil, inv.fail
+	}
+	if inv.current == have {
+		return have, nil, nil
+	}
+	inv.loads++
+	return inv.current, inv.versions[inv.current], nil
+}
+
+func (inv *inventory) setFail(err error) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.fail = err
+}
+
+func newManaged(t *testing.T, inv *inventory, dir string) *Managed {
+	t.Helper()
+	m, err := NewManaged(t.Context(), inv, dir, discardLog())
+	if err != nil {
+		t.Fatalf("NewManaged: %v", err)
+	}
+	return m
+}
+
+type certGetter interface {
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // serve returns the certificate src hands to a handshake, with its leaf parsed from the
 // DER so the test does not rely on the Leaf field the code under test fills in.
-func serve(t *testing.T, src *Source) (*tls.Certificate, *x509.Certificate) {
+func serve(t *testing.T, src certGetter) (*tls.Certificate, *x509.Certificate) {
 	t.Helper()
 	c, err := src.GetCertificate(&tls.ClientHelloInfo{})
 	if err != nil {
@@ -121,121 +192,63 @@ func readRoot(t *testing.T, dir string) *x509.Certificate {
 	return root
 }
 
-// verifyLeaf checks leaf for host as a TLS client trusting only root would at time at.
-func verifyLeaf(leaf, root *x509.Certificate, host string, at time.Time) error {
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	inters := x509.NewCertPool()
-	inters.AddCert(sharedCA.inter.Cert)
-	_, err := leaf.Verify(x509.VerifyOptions{
-		DNSName:       host,
-		Roots:         roots,
-		Intermediates: inters,
-		CurrentTime:   at,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	return err
-}
-
-func TestSelfIssuedCreatesFiles(t *testing.T) {
+func TestManagedServesTheCurrentVersion(t *testing.T) {
+	inv := newInventory()
+	issued := inv.issue(t, "ver-1", testHosts)
 	dir := filepath.Join(t.TempDir(), "tls")
-	newSelfIssued(t, dir, testHosts, time.Now)
-
-	tests := []struct {
-		name     string
-		file     string
-		wantMode os.FileMode // zero when any mode will do
-	}{
-		{name: "root certificate", file: "ca.pem"},
-		{name: "server certificate", file: "server.pem"},
-		{name: "server key", file: "server.key", wantMode: 0o600},
+	// A certificate and key a version before the inventory kept them on disk.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fi, err := os.Stat(filepath.Join(dir, tt.file))
-			if err != nil {
-				t.Fatalf("stat %s: got %v, want the file to exist", tt.file, err)
-			}
-			if fi.Size() == 0 {
-				t.Errorf("%s: got an empty file", tt.file)
-			}
-			if got := fi.Mode().Perm(); tt.wantMode != 0 && got != tt.wantMode {
-				t.Errorf("%s mode: got %#o, want %#o", tt.file, got, tt.wantMode)
-			}
-		})
+	for _, name := range []string{"server.pem", "server.key"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-}
+	m := newManaged(t, inv, dir)
 
-func TestSelfIssuedLeafVerifiesForEveryHost(t *testing.T) {
-	dir := t.TempDir()
-	src := newSelfIssued(t, dir, testHosts, time.Now)
-	_, leaf := serve(t, src)
+	served, leaf := serve(t, m)
+	if !leaf.Equal(issued) {
+		t.Fatalf("served leaf: got serial %v, want the current version's %v",
+			leaf.SerialNumber, issued.SerialNumber)
+	}
 	root := readRoot(t, dir)
-
-	tests := []struct {
-		name string
-		host string
-	}{
-		{name: "dns localhost", host: "localhost"},
-		{name: "ipv4 loopback", host: "127.0.0.1"},
-		{name: "ipv6 loopback", host: "::1"},
-		{name: "dns other name", host: "myhost.example"},
+	if n := len(served.Certificate); n != 3 || !bytes.Equal(served.Certificate[n-1], root.Raw) {
+		t.Errorf("served chain: got %d certificates, want leaf, intermediate and the root "+
+			"in %s", n, RootFile)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := verifyLeaf(leaf, root, tt.host, time.Now()); err != nil {
-				t.Errorf("verify for %q: got %v, want nil", tt.host, err)
-			}
-		})
-	}
-
-	if err := verifyLeaf(leaf, root, "other.example", time.Now()); err == nil {
-		t.Errorf("verify for unlisted host: got nil, want an error")
-	}
-	if leaf.IsCA {
-		t.Errorf("leaf IsCA: got true, want false")
+	for _, name := range []string{"server.pem", "server.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s of an earlier version: got %v, want it removed", name, err)
+		}
 	}
 }
 
-func TestSelfIssuedLeafSerial(t *testing.T) {
-	src := newSelfIssued(t, t.TempDir(), testHosts, time.Now)
-	_, leaf := serve(t, src)
-
-	// A uniformly drawn 128-bit serial is shorter than 120 bits once in 256 draws, so a
-	// single serial is held only to the 64-bit entropy floor; TestSerialLength checks the
-	// range over many draws.
-	if got := leaf.SerialNumber.BitLen(); got < 64 {
-		t.Errorf("leaf serial bits: got %d, want at least 64", got)
-	}
-	if leaf.SerialNumber.Sign() <= 0 {
-		t.Errorf("leaf serial: got %v, want positive", leaf.SerialNumber)
-	}
-}
-
-func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
+func TestManagedServedChainVerifiesWithOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		storetest.MissingPeer(t, "openssl not found: install the openssl package")
 	}
+	inv := newInventory()
+	inv.issue(t, "ver-1", testHosts)
 	dir := t.TempDir()
-	newSelfIssued(t, dir, testHosts, time.Now)
+	served, _ := serve(t, newManaged(t, inv, dir))
 
-	// server.pem holds the leaf, the intermediate and the root; openssl verify checks only
-	// the first certificate of a file, so hand it the leaf alone and the rest as untrusted.
-	chain, err := os.ReadFile(filepath.Join(dir, "server.pem"))
-	if err != nil {
-		t.Fatalf("read server.pem: %v", err)
+	// openssl verify checks the first certificate of a file: hand it the leaf alone and
+	// the served chain as untrusted.
+	write := func(name string, ders [][]byte) string {
+		var text []byte
+		for _, d := range ders {
+			text = append(text, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
+		}
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	block, _ := pem.Decode(chain)
-	if block == nil {
-		t.Fatalf("server.pem: got no PEM block")
-	}
-	leafPath := filepath.Join(t.TempDir(), "leaf.pem")
-	if err := os.WriteFile(leafPath, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatalf("write leaf: %v", err)
-	}
-	serverPath := filepath.Join(dir, "server.pem")
-
+	leafPath := write("leaf.pem", served.Certificate[:1])
+	chainPath := write("chain.pem", served.Certificate)
 	tests := []struct {
 		name string
 		args []string
@@ -249,7 +262,7 @@ func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"verify", "-CAfile", filepath.Join(dir, RootFile),
-				"-untrusted", serverPath}, tt.args...)
+				"-untrusted", chainPath}, tt.args...)
 			args = append(args, leafPath)
 			out, err := exec.Command(openssl, args...).CombinedOutput()
 			if err != nil {
@@ -262,103 +275,89 @@ func TestSelfIssuedVerifiesWithOpenSSL(t *testing.T) {
 	}
 }
 
-func TestSelfIssuedRestart(t *testing.T) {
+func TestManagedRefresh(t *testing.T) {
+	inv := newInventory()
+	first := inv.issue(t, "ver-1", testHosts)
+	m := newManaged(t, inv, t.TempDir())
+
+	// Nothing new: the version served is not loaded again.
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, leaf := serve(t, m); !leaf.Equal(first) || inv.loads != 1 {
+		t.Errorf("refresh without a new version: serial %v after %d loads, want %v after 1",
+			leaf.SerialNumber, inv.loads, first.SerialNumber)
+	}
+
+	// A renewal made a new version.
+	second := inv.issue(t, "ver-2", append(slices.Clone(testHosts), "new.example"))
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, leaf := serve(t, m); !leaf.Equal(second) {
+		t.Errorf("after a new version: got serial %v, want %v", leaf.SerialNumber,
+			second.SerialNumber)
+	}
+
+	// The database is unreachable: the refresh fails and the certificate stays.
+	inv.issue(t, "ver-3", testHosts)
+	inv.setFail(errors.New("database unreachable"))
+	if err := m.Refresh(t.Context()); err == nil || !strings.Contains(err.Error(),
+		"database unreachable") {
+		t.Errorf("refresh with the database down: got %v, want its error", err)
+	}
+	if _, leaf := serve(t, m); !leaf.Equal(second) {
+		t.Errorf("with the database down: got serial %v, want %v still served",
+			leaf.SerialNumber, second.SerialNumber)
+	}
+}
+
+func TestManagedWatch(t *testing.T) {
 	tests := []struct {
-		name         string
-		restartHosts []string
-		wantSameLeaf bool
+		name     string
+		interval time.Duration
+		signal   bool
 	}{
-		{name: "same hosts", restartHosts: testHosts, wantSameLeaf: true},
-		{
-			name:         "host added",
-			restartHosts: append(append([]string{}, testHosts...), "new.example"),
-			wantSameLeaf: false,
-		},
+		// Versions another replica issued are found by looking on every tick.
+		{name: "tick", interval: 10 * time.Millisecond},
+		// The tick is far off: only the signal that a version was issued here can wake it.
+		{name: "issued here", interval: time.Hour, signal: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			_, before := serve(t, newSelfIssued(t, dir, testHosts, time.Now))
-			rootBefore := readRoot(t, dir)
+			inv := newInventory()
+			inv.issue(t, "ver-1", testHosts)
+			m := newManaged(t, inv, t.TempDir())
+			ctx, cancel := context.WithCancel(t.Context())
+			issued := make(chan struct{})
+			done := make(chan struct{})
+			go func() { m.Watch(ctx, tt.interval, issued); close(done) }()
+			defer func() { cancel(); <-done }()
 
-			served, after := serve(t, newSelfIssued(t, dir, tt.restartHosts, time.Now))
-			rootAfter := readRoot(t, dir)
-
-			if !rootAfter.Equal(rootBefore) {
-				t.Errorf("root after restart: got serial %v, want the first root's serial %v",
-					rootAfter.SerialNumber, rootBefore.SerialNumber)
+			next := inv.issue(t, "ver-2", testHosts)
+			if tt.signal {
+				issued <- struct{}{}
 			}
-			if n := len(served.Certificate); n < 2 ||
-				!bytes.Equal(served.Certificate[n-1], rootBefore.Raw) {
-				t.Errorf("served chain: got %d certificates, want it to end with the first root",
-					n)
-			}
-			sameSerial := after.SerialNumber.Cmp(before.SerialNumber) == 0
-			if sameSerial != tt.wantSameLeaf {
-				t.Errorf("same leaf after restart: got %v (serial %v, before %v), want %v",
-					sameSerial, after.SerialNumber, before.SerialNumber, tt.wantSameLeaf)
-			}
-			for _, h := range tt.restartHosts {
-				if err := verifyLeaf(after, rootBefore, h, time.Now()); err != nil {
-					t.Errorf("verify %q against the first root: got %v, want nil", h, err)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, leaf := serve(t, m); leaf.Equal(next) {
+					return
 				}
+				if time.Now().After(deadline) {
+					t.Fatal("Watch did not serve the new version within 10 s")
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		})
 	}
 }
 
-func TestSelfIssuedRenewal(t *testing.T) {
-	day := 24 * time.Hour
-	tests := []struct {
-		name    string
-		steps   []time.Duration // clock offsets from issuance, one GetCertificate each
-		wantNew bool
-	}{
-		{name: "10 days", steps: []time.Duration{10 * day}, wantNew: false},
-		{name: "61 days", steps: []time.Duration{61 * day}, wantNew: true},
-		{name: "10 then 61 days", steps: []time.Duration{10 * day, 61 * day}, wantNew: true},
-		{
-			name:    "due within check interval",
-			steps:   []time.Duration{60*day - 30*time.Second, 60*day + 10*time.Second},
-			wantNew: false,
-		},
-		{
-			name:    "due after check interval",
-			steps:   []time.Duration{60*day - 30*time.Second, 60*day + 30*time.Second},
-			wantNew: true,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			start := time.Now().Truncate(time.Second)
-			clk := &clock{t: start}
-			src := newSelfIssued(t, dir, testHosts, clk.now)
-			_, first := serve(t, src)
-			root := readRoot(t, dir)
-
-			var got *x509.Certificate
-			for _, d := range tt.steps {
-				clk.t = start.Add(d)
-				_, got = serve(t, src)
-			}
-
-			isNew := got.SerialNumber.Cmp(first.SerialNumber) != 0
-			if isNew != tt.wantNew {
-				t.Fatalf("new leaf at %v: got %v, want %v", tt.steps, isNew, tt.wantNew)
-			}
-			if !tt.wantNew {
-				return
-			}
-			if !got.NotAfter.After(first.NotAfter) {
-				t.Errorf("renewed NotAfter: got %v, want after %v", got.NotAfter, first.NotAfter)
-			}
-			for _, h := range testHosts {
-				if err := verifyLeaf(got, root, h, clk.t); err != nil {
-					t.Errorf("verify renewed leaf for %q: got %v, want nil", h, err)
-				}
-			}
-		})
+func TestNewManagedWithoutVersion(t *testing.T) {
+	inv := newInventory()
+	inv.setFail(errors.New("the server's certificate has not been issued yet"))
+	if _, err := NewManaged(t.Context(), inv, t.TempDir(), discardLog()); err == nil ||
+		!strings.Contains(err.Error(), "not been issued") {
+		t.Errorf("NewManaged without a version: got %v, want the inventory's error", err)
 	}
 }
 
