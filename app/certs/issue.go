@@ -118,7 +118,8 @@ func versionAAD(id string) []byte { return []byte("cert-key:" + id) }
 func (s *Service) complete(ctx context.Context, j store.Job, c store.Certificate,
 	v store.CertificateVersion) error {
 	now := store.UTC(s.now())
-	return s.st.InTx(ctx, func(q store.Queries) error {
+	var deployments []string
+	err := s.st.InTx(ctx, func(q store.Queries) error {
 		if err := q.AddVersion(ctx, v); err != nil {
 			return err
 		}
@@ -130,17 +131,21 @@ func (s *Service) complete(ctx context.Context, j store.Job, c store.Certificate
 			return err
 		}
 		c.CurrentVersionID = v.ID
-		deployments, err := s.queueDeployments(ctx, q, c, nil, now)
-		if err != nil {
+		var err error
+		if deployments, err = s.queueDeployments(ctx, q, c, nil, now); err != nil {
 			return err
 		}
-		s.log.Info("certificate issued", "cert_id", c.ID, "serial", v.Serial,
-			"not_after", v.NotAfter, "job_id", j.ID, "deployments", len(deployments))
 		return q.AppendAudit(ctx, audit.Event(ctx, now, "certificate.issue", "certificate",
 			c.ID, map[string]any{"version_id": v.ID, "serial": v.Serial, "job_id": j.ID,
 				"not_after": v.NotAfter, "key_location": v.KeyLocation,
 				"deployment_job_ids": deployments}))
 	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("certificate issued", "cert_id", c.ID, "serial", v.Serial,
+		"not_after", v.NotAfter, "job_id", j.ID, "deployments", len(deployments))
+	return nil
 }
 
 func extKeyUsages(names []string) []x509.ExtKeyUsage {
