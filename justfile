@@ -38,7 +38,9 @@ generate:
 # run the benchmarks and load tests recorded in docs/benchmarks.md (needs hey and PostgreSQL)
 bench:
     CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench . -benchtime 1x ./app/cli
-    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench . -benchtime 2s ./app/api ./app/middleware ./store/sqlite
+    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench . -benchtime 2s ./app/api ./app/middleware ./store/sqlite ./store/postgres
+    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench Issuance -benchtime 3s ./app/certs
+    CERTCTL_TEST_POSTGRES_URL='{{pg_url}}' go test -run '^$' -bench RenewalSweep -benchtime 1x ./app/certs
 
 # build a static binary
 build:
