@@ -316,7 +316,17 @@ func (s *Service) Retire(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return fmt.Errorf("retire agent %s: %w", id, err)
 	}
+	s.forget(id)
 	return nil
+}
+
+// forget drops what this server keeps of agent id after changing its credential or
+// status, so that its next call here is checked against the store at once; other servers
+// drop it when the store's announcement reaches them, moments later.
+func (s *Service) forget(id string) {
+	if s.ids != nil {
+		s.ids.changed(id)
+	}
 }
 
 // cancelAgentWork cancels the open deployments of agent id and returns their IDs. Jobs
@@ -366,6 +376,7 @@ func (s *Service) RotateCredential(ctx context.Context, id string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("rotate credential of agent %s: %w", id, err)
 	}
+	s.forget(id)
 	return credential, nil
 }
 
