@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"certctl/app/middleware"
@@ -101,13 +102,20 @@ func (a *API) versionedList(w http.ResponseWriter, r *http.Request, area string,
 		return
 	}
 	tag := versionTag(area, version, r.URL.Query().Encode())
-	w.Header().Set("ETag", tag)
-	if middleware.NoneMatch(r, tag) {
+	// The compressed answer is another representation, so it has a tag of its own.
+	gz := acceptsGzip(r)
+	sent := tag
+	if gz {
+		sent = strings.TrimSuffix(tag, `"`) + `-gzip"`
+	}
+	w.Header().Set("ETag", sent)
+	w.Header().Set("Vary", "Accept-Encoding")
+	if middleware.NoneMatch(r, sent) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if body, ok := a.pages.get(tag); ok {
-		writeBody(w, http.StatusOK, body)
+	if cached, ok := a.pages.get(tag); ok {
+		writePage(w, cached, gz)
 		return
 	}
 	answer, err := build(p, page, version)
@@ -120,8 +128,9 @@ func (a *API) versionedList(w http.ResponseWriter, r *http.Request, area string,
 		a.fail(w, r, err)
 		return
 	}
-	a.pages.put(tag, body)
-	writeBody(w, http.StatusOK, body)
+	rendered := newPage(body)
+	a.pages.put(tag, rendered)
+	writePage(w, rendered, gz)
 }
 
 // versionTag is the entity tag of a list answer: the area's change version and the

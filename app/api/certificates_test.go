@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"strings"
@@ -152,6 +155,54 @@ func TestCertificateListETag(t *testing.T) {
 			status != http.StatusOK || after.body["total"] != 2.0 {
 			t.Errorf("after a change: got %d %s, want 200 with both", after.status, after.raw)
 		}
+	})
+}
+
+// TestListCompression checks that list answers are sent compressed to clients that accept
+// gzip, as the same JSON, under a tag of their own that revalidates like the plain one.
+func TestListCompression(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		for i := range 3 {
+			e.createCert(t, fmt.Sprintf("gz-%d", i))
+		}
+		const path = "/api/v1/certificates?per_page=50"
+		plain := e.admin("GET", path, nil, "Accept-Encoding", "identity").
+			want(t, http.StatusOK, "")
+		// Setting the header by hand keeps the client from decompressing on its own.
+		gz := e.admin("GET", path, nil, "Accept-Encoding", "br;q=1.0, gzip;q=0.8").
+			want(t, http.StatusOK, "")
+		if plain.header.Get("Content-Encoding") != "" ||
+			gz.header.Get("Content-Encoding") != "gzip" ||
+			gz.header.Get("Vary") != "Accept-Encoding" {
+			t.Fatalf("encodings: plain %q, gzip %q (Vary %q)",
+				plain.header.Get("Content-Encoding"), gz.header.Get("Content-Encoding"),
+				gz.header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain.raw) {
+			t.Fatalf("the compressed answer (%v) is not the plain one:\n%s\n%s", err,
+				unzipped, plain.raw)
+		}
+		if len(gz.raw) >= len(plain.raw) {
+			t.Errorf("compressed %d bytes, plain %d", len(gz.raw), len(plain.raw))
+		}
+		plainTag, gzTag := plain.header.Get("ETag"), gz.header.Get("ETag")
+		if plainTag == "" || plainTag == gzTag {
+			t.Fatalf("tags: plain %q, gzip %q, want two different ones", plainTag, gzTag)
+		}
+		e.admin("GET", path, nil, "Accept-Encoding", "gzip", "If-None-Match", gzTag).
+			want(t, http.StatusNotModified, "")
+		e.admin("GET", path, nil, "Accept-Encoding", "identity", "If-None-Match", plainTag).
+			want(t, http.StatusNotModified, "")
+		// A tag of the other representation does not match.
+		e.admin("GET", path, nil, "Accept-Encoding", "identity", "If-None-Match", gzTag).
+			want(t, http.StatusOK, "")
+		e.admin("GET", path, nil, "Accept-Encoding", "gzip;q=0", "If-None-Match", plainTag).
+			want(t, http.StatusNotModified, "")
 	})
 }
 
