@@ -98,8 +98,8 @@ func inputOf(c store.Certificate) Input {
 }
 
 // WaitServerCertificate waits until the server's certificate has a version that is not
-// revoked, at most timeout. When its issuance fails or waits for something else (an approval), the error
-// says what.
+// revoked, at most timeout. When its issuance fails or waits for something else (an
+// approval), the error says what.
 func (s *Service) WaitServerCertificate(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
