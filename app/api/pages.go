@@ -68,8 +68,12 @@ func acceptsGzip(r *http.Request) bool {
 			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 				continue
 			}
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !ok {
+				return true
+			}
+			weight, err := strconv.ParseFloat(q, 64)
+			return err == nil && weight > 0
 		}
 	}
 	return false

@@ -28,14 +28,15 @@ const (
 // together create it once.
 func (s *Service) EnsureServerCertificate(ctx context.Context, issuerID, commonName string,
 	sans []string) error {
-	for range 2 {
-		err := s.ensureServerCertificate(ctx, issuerID, commonName, sans)
+	var err error
+	// A conflict means another replica created it or queued its work meanwhile: look again.
+	for range 3 {
+		err = s.ensureServerCertificate(ctx, issuerID, commonName, sans)
 		if !errors.Is(err, store.ErrConflict) {
-			return err
+			break
 		}
-		// Another replica created it or queued its work in the meantime: look again.
 	}
-	return s.ensureServerCertificate(ctx, issuerID, commonName, sans)
+	return err
 }
 
 func (s *Service) ensureServerCertificate(ctx context.Context, issuerID, commonName string,
