@@ -278,7 +278,13 @@ func (s *agentSite) deployed(n int) string {
 	})
 	var versions listOf[struct{ Serial string }]
 	s.in.getJSON("/api/v1/certificates/"+s.certID+"/versions", &versions)
-	if served := s.site.servedSerial(); served != versions.Data[0].Serial {
+	// nginx -s reload returns before its new workers take over: look again for a moment.
+	served := s.site.servedSerial()
+	for deadline := time.Now().Add(5 * time.Second); served != versions.Data[0].Serial &&
+		time.Now().Before(deadline); served = s.site.servedSerial() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if served != versions.Data[0].Serial {
 		s.t.Fatalf("nginx serves %s, the current version is %s", served,
 			versions.Data[0].Serial)
 	}
